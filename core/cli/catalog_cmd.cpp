@@ -1,0 +1,175 @@
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+
+#include "catalog/spec_json.hpp"
+#include "cli/cli.hpp"
+
+namespace ferry::core::cli {
+
+namespace {
+
+using sdk::Json;
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& i : items) {
+    out += (out.empty() ? "" : sep) + i;
+  }
+  return out;
+}
+
+void printTable(const std::vector<catalog::Entry>& entries) {
+  std::size_t width = 2;
+  for (const auto& e : entries) {
+    width = std::max(width, e.operation->id.size());
+  }
+  std::cout << std::left << std::setw(static_cast<int>(width)) << "ID" << "  " << std::setw(7)
+            << "KIND" << "  SUMMARY\n";
+  for (const auto& e : entries) {
+    std::cout << std::left << std::setw(static_cast<int>(width)) << e.operation->id << "  "
+              << std::setw(7) << sdk::kindName(e.operation->kind) << "  " << e.operation->summary
+              << "\n";
+  }
+}
+
+Json entriesToJson(const std::vector<catalog::Entry>& entries) {
+  Json ops = Json::array();
+  for (const auto& e : entries) {
+    Json j = catalog::operationToJson(*e.operation, false);
+    j["connector"] = e.connector->id;
+    ops.push_back(j);
+  }
+  return {{"operations", ops}};
+}
+
+void printFields(const sdk::Schema& schema, int indent) {
+  for (const auto& f : schema) {
+    std::cout << std::string(static_cast<std::size_t>(indent), ' ') << f.name << " ("
+              << sdk::typeName(f.type) << (f.required ? ", required" : "") << ")";
+    if (!f.description.empty()) {
+      std::cout << "  " << f.description;
+    }
+    if (!f.enumValues.empty()) {
+      std::cout << " [one of: " << join(f.enumValues, ", ") << "]";
+    }
+    if (f.defaultValue) {
+      std::cout << " [default: " << f.defaultValue->dump() << "]";
+    }
+    std::cout << "\n";
+    printFields(f.fields, indent + 2);
+    if (f.items && !f.items->fields.empty()) {
+      printFields(f.items->fields, indent + 2);
+    }
+  }
+}
+
+}  // namespace
+
+void addCatalogCommands(Cli& cli) {
+  auto* catalog = cli.app.add_subcommand("catalog", "Browse the operations of installed plugins");
+  catalog->require_subcommand(1);
+
+  // catalog list
+  struct ListOptions {
+    std::string connector;
+    std::string kind;
+    std::string scope;
+    bool json = false;
+  };
+  auto list = std::make_shared<ListOptions>();
+  auto* listCmd = catalog->add_subcommand("list", "List operations");
+  listCmd->add_option("--connector", list->connector, "Only this connector's operations");
+  listCmd->add_option("--kind", list->kind, "Only actions or triggers")
+      ->check(CLI::IsMember({"action", "trigger"}));
+  listCmd->add_option("--scope", list->scope, "Only operations that need this scope");
+  listCmd->add_flag("--json", list->json, "Print JSON (stable, see docs/catalog-json.md)");
+  listCmd->callback([&cli, list] {
+    catalog::Filter filter;
+    if (!list->connector.empty()) {
+      filter.connector = list->connector;
+    }
+    if (!list->kind.empty()) {
+      filter.kind = list->kind == "action" ? sdk::OperationKind::Action
+                                           : sdk::OperationKind::Trigger;
+    }
+    if (!list->scope.empty()) {
+      filter.scope = list->scope;
+    }
+    const auto entries = cli.catalog().list(filter);
+    if (list->json) {
+      std::cout << entriesToJson(entries).dump(2) << "\n";
+    } else {
+      printTable(entries);
+    }
+  });
+
+  // catalog search
+  struct SearchOptions {
+    std::vector<std::string> words;
+    bool json = false;
+  };
+  auto search = std::make_shared<SearchOptions>();
+  auto* searchCmd = catalog->add_subcommand("search", "Find operations by words");
+  searchCmd->add_option("words", search->words, "Words to look for")->required();
+  searchCmd->add_flag("--json", search->json, "Print JSON");
+  searchCmd->callback([&cli, search] {
+    const auto entries = cli.catalog().search(search->words);
+    if (search->json) {
+      std::cout << entriesToJson(entries).dump(2) << "\n";
+    } else if (entries.empty()) {
+      std::cout << "No operation matches '" << join(search->words, " ") << "'.\n";
+    } else {
+      printTable(entries);
+    }
+  });
+
+  // catalog show
+  struct ShowOptions {
+    std::string id;
+    bool json = false;
+  };
+  auto show = std::make_shared<ShowOptions>();
+  auto* showCmd = catalog->add_subcommand("show", "Show one operation");
+  showCmd->add_option("operation", show->id, "Operation id, e.g. ghl.contact.upsert")->required();
+  showCmd->add_flag("--json", show->json, "Print JSON");
+  showCmd->callback([&cli, show] {
+    const auto& cat = cli.catalog();
+    const auto entry = cat.find(show->id);
+    if (entry.operation == nullptr) {
+      const auto near = cat.closest(show->id, 1);
+      printError(show->id, "unknown_operation", "no installed plugin declares this operation",
+                 near.empty() ? "ferry catalog list shows every operation"
+                              : "did you mean '" + near.front() + "'?");
+      cli.exitCode = kInvalid;
+      return;
+    }
+    const auto& op = *entry.operation;
+    if (show->json) {
+      Json j = catalog::operationToJson(op, true);
+      j["connector"] = entry.connector->id;
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    std::cout << op.id << " (" << sdk::kindName(op.kind) << ", " << entry.connector->name << " "
+              << entry.connector->version << ")\n  " << op.summary << "\n";
+    if (!op.description.empty()) {
+      std::cout << "\n  " << op.description << "\n";
+    }
+    if (!op.method.empty()) {
+      std::cout << "\nRequest: " << op.method << " " << op.path << "\n";
+    }
+    std::cout << "\nScopes: " << (op.scopes.empty() ? "(none)" : join(op.scopes, ", ")) << "\n";
+    std::cout << "\n" << (op.kind == sdk::OperationKind::Action ? "Inputs" : "Filters") << ":\n";
+    printFields(op.input, 2);
+    std::cout << "\n" << (op.kind == sdk::OperationKind::Action ? "Outputs" : "Event") << ":\n";
+    printFields(op.output, 2);
+    if (!op.examples.empty()) {
+      const auto& ex = op.examples.front();
+      std::cout << "\nExample: " << ex.title << "\n  input:  " << ex.input.dump()
+                << "\n  output: " << ex.output.dump() << "\n";
+    }
+  });
+}
+
+}  // namespace ferry::core::cli

@@ -1,0 +1,244 @@
+#include "loader/loader.hpp"
+
+#include <boost/dll/shared_library.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "ferry/sdk/plugin.hpp"
+
+namespace ferry::core::loader {
+
+namespace fs = std::filesystem;
+namespace dll = boost::dll;
+
+namespace {
+
+constexpr const char* kEntryPoint = "ferry_create_connector";
+constexpr const char* kAbiSymbol = "ferry_sdk_abi_version";
+
+bool isElf(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' &&
+         magic[3] == 'F';
+}
+
+// Boost.DLL's messages end with a bogus errno text; the dlerror part in parentheses is the
+// useful one (cpp-stack.md #4).
+std::string dlerrorText(const std::exception& e) {
+  std::string what = e.what();
+  const auto open = what.find("dlerror system message: ");
+  if (open == std::string::npos) {
+    return what;
+  }
+  auto text = what.substr(open + 24);
+  const auto close = text.rfind(')');
+  return close == std::string::npos ? text : text.substr(0, close);
+}
+
+LoadOutcome refuse(const fs::path& path, std::string code, std::string reason) {
+  LoadOutcome out;
+  out.error = std::make_unique<LoadError>(LoadError{path, std::move(code), std::move(reason)});
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
+  std::vector<std::string> problems;
+  static const std::regex idRe("[a-z][a-z0-9_]*");
+  static const std::regex opRe("[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*");
+  if (!std::regex_match(spec.id, idRe)) {
+    problems.push_back("connector id '" + spec.id + "' is not lower snake case");
+  }
+  if (spec.version.empty()) {
+    problems.push_back("connector '" + spec.id + "' declares no version");
+  }
+  std::set<std::string> seen;
+  for (const auto& op : spec.operations) {
+    if (!std::regex_match(op.id, opRe) || op.id.rfind(spec.id + ".", 0) != 0) {
+      problems.push_back("operation id '" + op.id + "' is not '" + spec.id +
+                         ".<resource>.<verb>'");
+    }
+    if (!seen.insert(op.id).second) {
+      problems.push_back("operation id '" + op.id + "' is declared twice");
+    }
+  }
+  return problems;
+}
+
+LoadOutcome loadLibrary(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return refuse(path, "not_found", "no such file");
+  }
+  if (!isElf(path)) {
+    return refuse(path, "not_elf", "not an ELF shared library");
+  }
+  std::shared_ptr<dll::shared_library> lib;
+  try {
+    lib = std::make_shared<dll::shared_library>(
+        path, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    return refuse(path, "load_failed", "cannot be loaded: " + dlerrorText(e));
+  }
+  if (!lib->has(kAbiSymbol)) {
+    return refuse(path, "no_entry_point",
+                  "exports no '" + std::string(kAbiSymbol) + "' (not built with FERRY_PLUGIN)");
+  }
+  const auto abi = lib->get<const std::uint32_t>(kAbiSymbol);
+  if (abi != sdk::kAbiVersion) {
+    return refuse(path, "abi_mismatch",
+                  "was built for SDK ABI " + std::to_string(abi) + ", this ferry speaks ABI " +
+                      std::to_string(sdk::kAbiVersion) + "; rebuild it against this SDK");
+  }
+  if (!lib->has(kEntryPoint)) {
+    return refuse(path, "no_entry_point",
+                  "exports no entry point '" + std::string(kEntryPoint) + "'");
+  }
+  std::unique_ptr<sdk::Connector> made;
+  try {
+    auto& factory = lib->get_alias<sdk::ConnectorFactory>(kEntryPoint);
+    made = factory();
+  } catch (const std::exception& e) {
+    return refuse(path, "factory_threw", std::string("factory threw: ") + e.what());
+  } catch (...) {
+    return refuse(path, "factory_threw", "factory threw a non-standard exception");
+  }
+  if (!made) {
+    return refuse(path, "factory_threw", "factory returned no connector");
+  }
+  // The deleter holds the library, so it stays mapped while the connector lives
+  // (cpp-stack.md #2).
+  std::shared_ptr<sdk::Connector> connector(made.release(),
+                                            [lib](sdk::Connector* c) { delete c; });
+  std::vector<std::string> problems;
+  try {
+    problems = checkSpec(connector->spec());
+  } catch (const std::exception& e) {
+    problems.push_back(std::string("spec() threw: ") + e.what());
+  }
+  if (!problems.empty()) {
+    std::string reason = "declaration refused: " + problems.front();
+    if (problems.size() > 1) {
+      reason += " (and " + std::to_string(problems.size() - 1) + " more)";
+    }
+    return refuse(path, "bad_spec", reason);
+  }
+  LoadOutcome out;
+  out.plugin = std::make_unique<LoadedPlugin>(LoadedPlugin{path, std::move(connector)});
+  return out;
+}
+
+ScanResult scan(const std::vector<fs::path>& directories) {
+  ScanResult result;
+  std::set<fs::path> visited;
+  std::map<std::string, std::size_t> byId;  // connector id -> index in result.plugins
+  std::set<std::string> duplicated;
+  for (const auto& dir : directories) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+      continue;
+    }
+    const auto canonical = fs::weakly_canonical(dir, ec);
+    if (!visited.insert(canonical).second) {
+      continue;
+    }
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".so") {
+        files.push_back(entry.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto outcome = loadLibrary(file);
+      if (outcome.error) {
+        result.errors.push_back(std::move(*outcome.error));
+        continue;
+      }
+      const auto& spec = outcome.plugin->spec();
+      auto found = byId.find(spec.id);
+      if (found == byId.end()) {
+        byId[spec.id] = result.plugins.size();
+        result.plugins.push_back(std::move(*outcome.plugin));
+        continue;
+      }
+      const auto& first = result.plugins[found->second];
+      if (first.spec().version == spec.version) {
+        result.errors.push_back(LoadError{
+            file, "duplicate",
+            "declares connector '" + spec.id + "' " + spec.version + ", already loaded from " +
+                first.path.string() + "; remove one of the two"});
+        duplicated.insert(spec.id);
+      } else {
+        result.errors.push_back(LoadError{
+            file, "shadowed",
+            "declares connector '" + spec.id + "' " + spec.version + ", shadowed by version " +
+                first.spec().version + " from " + first.path.string()});
+      }
+    }
+  }
+  // Two libraries with the same id and version: neither is trusted.
+  if (!duplicated.empty()) {
+    std::vector<LoadedPlugin> kept;
+    for (auto& p : result.plugins) {
+      if (duplicated.count(p.spec().id) != 0) {
+        result.errors.push_back(LoadError{p.path, "duplicate",
+                                          "declares connector '" + p.spec().id + "' " +
+                                              p.spec().version + " like another library"});
+      } else {
+        kept.push_back(std::move(p));
+      }
+    }
+    result.plugins = std::move(kept);
+  }
+  return result;
+}
+
+fs::path executableDir() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+fs::path userPluginDir() {
+  if (const char* home = std::getenv("FERRY_HOME"); home != nullptr && *home != '\0') {
+    return fs::path(home) / "plugins";
+  }
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return fs::path(xdg) / "ferry" / "plugins";
+  }
+  const char* home = std::getenv("HOME");
+  return fs::path(home != nullptr ? home : "/tmp") / ".local" / "share" / "ferry" / "plugins";
+}
+
+std::vector<fs::path> defaultPluginDirs() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("FERRY_PLUGIN_PATH"); env != nullptr) {
+    std::string all = env;
+    std::size_t start = 0;
+    while (start <= all.size()) {
+      const auto colon = all.find(':', start);
+      const auto part = all.substr(start, colon == std::string::npos ? std::string::npos
+                                                                     : colon - start);
+      if (!part.empty()) {
+        dirs.emplace_back(part);
+      }
+      if (colon == std::string::npos) {
+        break;
+      }
+      start = colon + 1;
+    }
+  }
+  dirs.push_back(userPluginDir());
+  dirs.push_back(executableDir() / ".." / "lib" / "ferry" / "plugins");
+  return dirs;
+}
+
+}  // namespace ferry::core::loader

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds ferry and runs the whole test suite: installs the Debian packages, starts a throwaway
+# PostgreSQL cluster on 127.0.0.1 for the store tests, configures, builds, runs ctest, and stops
+# the cluster again. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+
+# A throwaway PostgreSQL cluster, only if the tests have not been given one.
+if [ -z "${FERRY_TEST_PG:-}" ]; then
+  source scripts/pg-cluster.sh
+  pg_cluster_start
+  trap pg_cluster_stop EXIT
+fi
+
+cmake --preset dev
+cmake --build --preset dev
+ctest --preset dev "$@"
