@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "secrets/masker.hpp"
+
 namespace ferry::core::log {
 
 namespace {
@@ -53,10 +55,12 @@ void write(sdk::LogLevel level, std::string_view message, const sdk::Json& field
   if (!spdlog::should_log(spdLevel)) {
     return;
   }
+  // The last line of defence: every secret ferry has read is masked in every log line.
+  const auto& masker = secrets::Masker::global();
   if (gFormat == Format::Json) {
-    sdk::Json line = fields.is_object() ? fields : sdk::Json::object();
+    sdk::Json line = fields.is_object() ? masker.maskJson(fields) : sdk::Json::object();
     line["level"] = levelName(level);
-    line["msg"] = message;
+    line["msg"] = masker.maskText(message);
     line["ts"] = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
@@ -71,7 +75,7 @@ void write(sdk::LogLevel level, std::string_view message, const sdk::Json& field
                                : it->dump(-1, ' ', false, sdk::Json::error_handler_t::replace));
     }
   }
-  spdlog::log(spdLevel, "{}", text);
+  spdlog::log(spdLevel, "{}", masker.maskText(text));
 }
 
 void PluginLogger::log(sdk::LogLevel level, std::string_view message, const sdk::Json& fields) {
