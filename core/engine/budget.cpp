@@ -1,0 +1,91 @@
+#include "engine/budget.hpp"
+
+#include <algorithm>
+
+namespace ferry::core::engine {
+
+namespace {
+// Requests leave a little after we count them and arrive a little later still; a small
+// margin on the window keeps our count at or under the service's.
+constexpr std::chrono::milliseconds kMargin{150};
+}  // namespace
+
+RateBudget::RateBudget(long limit, std::chrono::milliseconds interval)
+    : limit_(std::max(1L, limit)), interval_(interval) {}
+
+void RateBudget::expire(Clock::time_point now) {
+  while (!starts_.empty() && now - starts_.front() >= interval_ + kMargin) {
+    starts_.pop_front();
+  }
+}
+
+std::chrono::milliseconds RateBudget::reserve(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (dailyRemaining_ && *dailyRemaining_ <= 0 && now < pausedUntil_) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(pausedUntil_ - now);
+  }
+  if (now < pausedUntil_) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(pausedUntil_ - now) +
+           std::chrono::milliseconds(1);
+  }
+  expire(now);
+  if (static_cast<long>(starts_.size()) < limit_) {
+    starts_.push_back(now);
+    return std::chrono::milliseconds(0);
+  }
+  const auto freeAt = starts_.front() + interval_ + kMargin;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(freeAt - now) +
+         std::chrono::milliseconds(1);
+}
+
+void RateBudget::observe(const sdk::RateLimitReport& report, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (report.limit && *report.limit > 0) {
+    limit_ = *report.limit;
+  }
+  if (report.interval && report.interval->count() > 0) {
+    interval_ = *report.interval;
+  }
+  if (report.dailyRemaining) {
+    dailyRemaining_ = report.dailyRemaining;
+    if (*report.dailyRemaining <= 0) {
+      // The daily reset time is not reported reliably: look again in an hour.
+      pausedUntil_ = std::max(pausedUntil_, now + std::chrono::hours(1));
+      return;
+    }
+  }
+  if (report.remaining && *report.remaining <= 0) {
+    pausedUntil_ = std::max(pausedUntil_, now + interval_);
+  }
+}
+
+long RateBudget::limit() const {
+  std::lock_guard lock(mutex_);
+  return limit_;
+}
+
+long RateBudget::available(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  expire(now);
+  if (now < pausedUntil_) {
+    return 0;
+  }
+  return std::max(0L, limit_ - static_cast<long>(starts_.size()));
+}
+
+std::optional<long> RateBudget::dailyRemaining() const {
+  std::lock_guard lock(mutex_);
+  return dailyRemaining_;
+}
+
+RateBudget& Budgets::get(const std::string& connection, const std::string& bucket, long limit,
+                         std::chrono::milliseconds interval) {
+  std::lock_guard lock(mutex_);
+  auto& slot = budgets_[{connection, bucket}];
+  if (!slot) {
+    slot = std::make_unique<RateBudget>(limit, interval);
+  }
+  return *slot;
+}
+
+}  // namespace ferry::core::engine

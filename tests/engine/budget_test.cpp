@@ -1,0 +1,74 @@
+#include "engine/budget.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace ferry::core::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(RateBudget, NeverExceedsTheLimitInAnyWindow) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  std::vector<Clock::time_point> granted;
+  std::mt19937_64 rng(5);
+  auto now = t0;
+  // A simulated minute of eager callers, each retrying when told to wait.
+  while (now < t0 + 60s) {
+    const auto wait = budget.reserve(now);
+    if (wait == 0ms) {
+      granted.push_back(now);
+      now += std::chrono::milliseconds(rng() % 20);
+    } else {
+      now += wait;
+    }
+  }
+  for (std::size_t i = 0; i < granted.size(); ++i) {
+    std::size_t inWindow = 0;
+    for (std::size_t j = i; j < granted.size() && granted[j] - granted[i] < 10s; ++j) {
+      ++inWindow;
+    }
+    ASSERT_LE(inWindow, 100u) << "window starting at call " << i;
+  }
+  // And it does not leave the budget idle: close to 100 per 10 s over a minute.
+  EXPECT_GE(granted.size(), 570u);
+}
+
+TEST(RateBudget, RemainingZeroPausesForTheInterval) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  sdk::RateLimitReport report;
+  report.remaining = 0;
+  report.interval = 10000ms;
+  budget.observe(report, t0);
+  EXPECT_GT(budget.reserve(t0 + 1s), 8s);
+  EXPECT_EQ(budget.reserve(t0 + 10s + 1ms), 0ms);
+}
+
+TEST(RateBudget, HeadersUpdateTheLimit) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  sdk::RateLimitReport report;
+  report.limit = 3;
+  budget.observe(report, t0);
+  EXPECT_EQ(budget.reserve(t0), 0ms);
+  EXPECT_EQ(budget.reserve(t0), 0ms);
+  EXPECT_EQ(budget.reserve(t0), 0ms);
+  EXPECT_GT(budget.reserve(t0), 0ms);
+  EXPECT_EQ(budget.available(t0), 0);
+}
+
+TEST(RateBudget, ASpentDailyBudgetStopsTheBucket) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  sdk::RateLimitReport report;
+  report.dailyRemaining = 0;
+  budget.observe(report, t0);
+  EXPECT_GE(budget.reserve(t0 + 10min), 49min);
+  EXPECT_EQ(budget.dailyRemaining(), 0);
+}
+
+}  // namespace
+}  // namespace ferry::core::engine
