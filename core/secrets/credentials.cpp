@@ -335,14 +335,40 @@ void CredentialsFile::writeLocked(const Data& data) {
   }
 }
 
+namespace {
+std::int64_t fileStamp(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec +
+         static_cast<std::int64_t>(st.st_size) * 7919;
+}
+}  // namespace
+
 void CredentialsFile::load() {
   std::lock_guard lock(mutex_);
+  loadedStamp_ = fileStamp(path_);
   data_ = readLocked();
+}
+
+void CredentialsFile::reloadIfChangedLocked() {
+  const auto stamp = fileStamp(path_);
+  if (stamp == loadedStamp_) {
+    return;
+  }
+  try {
+    data_ = readLocked();
+    loadedStamp_ = stamp;
+  } catch (const SecretsError&) {
+    // A half-written or broken file keeps the last good secrets; the next get() tries again.
+  }
 }
 
 std::optional<std::string> CredentialsFile::get(std::string_view connection,
                                                 std::string_view name) {
   std::lock_guard lock(mutex_);
+  reloadIfChangedLocked();
   auto c = data_.find(connection);
   if (c == data_.end()) {
     return std::nullopt;
@@ -359,6 +385,7 @@ void CredentialsFile::put(std::string_view connection, std::string_view name,
   data[std::string(connection)][std::string(name)] = std::string(value);
   writeLocked(data);
   data_ = std::move(data);
+  loadedStamp_ = fileStamp(path_);
   Masker::global().add(value);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -46,6 +47,8 @@ class CredentialsFile {
   CredentialsFile(std::filesystem::path path, MasterKey key);
 
   // Reads and decrypts the file; a missing file is an empty store. Throws SecretsError.
+  // get() re-reads the file when it changed on disk, so a secret rotated by another process
+  // (`ferry connection rotate`) is used without a restart.
   void load();
   std::optional<std::string> get(std::string_view connection, std::string_view name);
   // Stores one secret durably: returns only after the new file is renamed into place.
@@ -65,8 +68,11 @@ class CredentialsFile {
   std::filesystem::path path_;
   MasterKey key_;
   std::vector<unsigned char> salt_;
+  void reloadIfChangedLocked();
+
   std::mutex mutex_;
   Data data_;
+  std::int64_t loadedStamp_ = -1;  // mtime (ns) + size of the file as last read
 };
 
 // sdk::Secrets for one connection: each secret comes from the credentials file, or else from the

@@ -128,6 +128,18 @@ TEST_F(SecretsTest, RotationIsDurableAndWinsOverTheEnvironment) {
   ::unsetenv("FERRY_TEST_REFRESH");
 }
 
+TEST_F(SecretsTest, ARotationByAnotherProcessIsSeenWithoutARestart) {
+  auto key = MasterKey::createFile(dir_ / "master.key");
+  CredentialsFile running(dir_ / "c.enc", key);
+  running.put("ghl", "token", "token-before-rotation");
+  EXPECT_EQ(running.get("ghl", "token"), "token-before-rotation");
+  // `ferry connection rotate` in another process writes the file anew.
+  CredentialsFile other(dir_ / "c.enc", key);
+  other.load();
+  other.put("ghl", "token", "token-after-rotation");
+  EXPECT_EQ(running.get("ghl", "token"), "token-after-rotation");
+}
+
 TEST_F(SecretsTest, ConcurrentRotationsAllLand) {
   auto key = MasterKey::createFile(dir_ / "master.key");
   CredentialsFile a(dir_ / "c.enc", key);
