@@ -563,3 +563,40 @@ TEST_P(StoreTest, PluginStateIsKeyedByPluginAndConnection) {
 
 }  // namespace
 }  // namespace ferry::core::store::testing
+
+namespace ferry::core::store::testing {
+namespace {
+
+// PostgreSQL: the server drops our connections (a restart, a failover): the next call runs on
+// a fresh connection. SQLite: another process holds the write lock past the busy timeout: the
+// call fails as Busy, and works once the lock is released.
+TEST_P(StoreTest, ConnectionTroubleIsReportedAndRecovered) {
+  Options options;
+  options.busyTimeout = std::chrono::milliseconds(200);
+  auto store = open(options);
+  store->enqueue(event("before", "K"));
+  auto raw = rawSession();
+  if (isPg()) {
+    std::vector<Poco::Int64> killed;
+    raw << "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+           " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        Poco::Data::Keywords::into(killed), Poco::Data::Keywords::now;
+    ASSERT_EQ(killed.size(), 1u);
+    EXPECT_GE(killed[0], 1);
+    EXPECT_TRUE(store->enqueue(event("after", "K")).created);
+  } else {
+    raw << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+    try {
+      store->enqueue(event("blocked", "K"));
+      ADD_FAILURE() << "a write while another connection holds the lock must fail";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Busy) << e.what();
+    }
+    raw << "ROLLBACK", Poco::Data::Keywords::now;
+    EXPECT_TRUE(store->enqueue(event("after", "K")).created);
+  }
+  EXPECT_EQ(store->queueStats().queued, 2);
+}
+
+}  // namespace
+}  // namespace ferry::core::store::testing
