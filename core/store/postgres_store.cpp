@@ -57,8 +57,8 @@ StoreError mapped(const std::string& where, const char* op) {
     if (isTransientConflict(text) || mentions(text, {"55P03", "lock timeout"})) {
       return StoreError(ErrorKind::Busy, at + "a lock conflict (" + text + ")");
     }
-    if (mentions(text, {"57P01", "57P02", "57P03", "server closed the connection", "08006",
-                        "08001", "08003", "no connection to the server", "terminating connection",
+    if (mentions(text, {"57P01", "57P02", "57P03", "server closed the connection", "08006", "08001",
+                        "08003", "no connection to the server", "terminating connection",
                         "could not connect", "Connection refused", "the database system is"})) {
       return StoreError(ErrorKind::Unavailable, at + "the server is unavailable (" + text + ")");
     }
@@ -73,8 +73,8 @@ std::string redactConnection(const std::string& connection) {
   std::size_t start = 0;
   while (start <= connection.size()) {
     auto end = connection.find(' ', start);
-    std::string token = connection.substr(start, end == std::string::npos ? std::string::npos
-                                                                           : end - start);
+    std::string token =
+        connection.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (token.rfind("password=", 0) == 0) {
       token = "password=***";
     }

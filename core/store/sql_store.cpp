@@ -103,8 +103,8 @@ std::vector<JournalEntry> loadJournal(Session& s, const std::string& where, I64 
   std::vector<JournalEntry> out;
   for (std::size_t i = 0; i < ev.size(); ++i) {
     out.push_back(JournalEntry{ev[i], step[i], key[i], stepStatus(status[i]), attempts[i],
-                               parse(request[i]), parse(output[i]), parse(response[i]),
-                               started[i], finished[i]});
+                               parse(request[i]), parse(output[i]), parse(response[i]), started[i],
+                               finished[i]});
   }
   return out;
 }
@@ -201,18 +201,19 @@ void SqlStore::migrate() {
     lockMigrations(s);
     int current = readVersion(s);
     if (current > latest) {
-      throw StoreError(ErrorKind::SchemaTooNew,
-                       "the database has schema version " + std::to_string(current) +
-                           " but this ferry knows only up to version " + std::to_string(latest) +
-                           " (hint: run a newer ferry, or point the store URL at another database)");
+      throw StoreError(
+          ErrorKind::SchemaTooNew,
+          "the database has schema version " + std::to_string(current) +
+              " but this ferry knows only up to version " + std::to_string(latest) +
+              " (hint: run a newer ferry, or point the store URL at another database)");
     }
     for (const auto& m : migrations()) {
       if (m.version <= current || m.version > target) {
         continue;
       }
       for (std::string sql : m.statements) {
-        for (auto [token, value] : {std::pair<std::string, std::string>{"{ID}", idColumn()},
-                                    {"{BLOB}", blobColumn()}}) {
+        for (auto [token, value] :
+             {std::pair<std::string, std::string>{"{ID}", idColumn()}, {"{BLOB}", blobColumn()}}) {
           for (auto pos = sql.find(token); pos != std::string::npos; pos = sql.find(token)) {
             sql.replace(pos, token.size(), value);
           }
@@ -246,8 +247,8 @@ EnqueueResult SqlStore::insertEvent(Session& s, const NewEvent& e) {
   s << "SELECT id FROM inbox WHERE source = $1 AND source_event_id = $2", bind(e.source),
       bind(e.sourceEventId), into(id), now;
   if (id.empty()) {
-    throw StoreError(ErrorKind::Internal, "enqueue: event '" + e.sourceEventId +
-                                              "' was neither inserted nor found");
+    throw StoreError(ErrorKind::Internal,
+                     "enqueue: event '" + e.sourceEventId + "' was neither inserted nor found");
   }
   return EnqueueResult{id.front(), inserted > 0};
 }
@@ -371,13 +372,14 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
 }
 
 // Throws LeaseLost / NotFound when an update guarded by the lease touched no row.
-void SqlStore::settle(Session& s, const Lease& lease) {
+void SqlStore::throwLeaseGone(Session& s, const Lease& lease) {
   std::vector<std::string> status, owner;
   std::vector<int> attempts;
   s << "SELECT status, lease_owner, attempts FROM inbox WHERE id = $1",
       bind(static_cast<I64>(lease.eventId)), into(status), into(owner), into(attempts), now;
   if (status.empty()) {
-    throw StoreError(ErrorKind::NotFound, "event " + std::to_string(lease.eventId) + " does not exist");
+    throw StoreError(ErrorKind::NotFound,
+                     "event " + std::to_string(lease.eventId) + " does not exist");
   }
   throw StoreError(ErrorKind::LeaseLost,
                    "event " + std::to_string(lease.eventId) + ": the lease of worker '" +
@@ -394,17 +396,18 @@ std::string leaseGuard(int first) {
   return " WHERE id = $" + std::to_string(first) + " AND status = 'running' AND lease_owner = $" +
          std::to_string(first + 1) + " AND attempts = $" + std::to_string(first + 2);
 }
-}
+}  // namespace
 
 Lease SqlStore::renew(const Lease& lease, std::chrono::microseconds duration) {
   return transact("renew lease", Tx::Write, [&](Session& s) {
     Lease renewed = lease;
     renewed.until = nowUs() + duration.count();
     Statement st(s);
-    st << "UPDATE inbox SET lease_until = $1" + leaseGuard(2), bind(static_cast<I64>(renewed.until)),
-        bind(static_cast<I64>(lease.eventId)), bind(lease.workerId), bind(lease.attempt);
+    st << "UPDATE inbox SET lease_until = $1" + leaseGuard(2),
+        bind(static_cast<I64>(renewed.until)), bind(static_cast<I64>(lease.eventId)),
+        bind(lease.workerId), bind(lease.attempt);
     if (st.execute() == 0) {
-      settle(s, lease);
+      throwLeaseGone(s, lease);
     }
     return renewed;
   });
@@ -418,7 +421,7 @@ void SqlStore::complete(const Lease& lease) {
         bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(lease.eventId)),
         bind(lease.workerId), bind(lease.attempt);
     if (st.execute() == 0) {
-      settle(s, lease);
+      throwLeaseGone(s, lease);
     }
   });
 }
@@ -432,7 +435,7 @@ void SqlStore::retryLater(const Lease& lease, TimeUs availableAt, const std::str
         bind(static_cast<I64>(availableAt)), bind(reason), bind(static_cast<I64>(lease.eventId)),
         bind(lease.workerId), bind(lease.attempt);
     if (st.execute() == 0) {
-      settle(s, lease);
+      throwLeaseGone(s, lease);
     }
   });
 }
@@ -448,7 +451,7 @@ void SqlStore::deadLetter(const Lease& lease, const std::string& reason, const J
         bind(reason), bind(static_cast<I64>(t)), bind(static_cast<I64>(lease.eventId)),
         bind(lease.workerId), bind(lease.attempt);
     if (st.execute() == 0) {
-      settle(s, lease);
+      throwLeaseGone(s, lease);
     }
     s << "INSERT INTO dead_letters (event_id, reason, request, response, dead_at)"
          " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET"
@@ -506,8 +509,9 @@ std::optional<JournalEntry> SqlStore::journalGet(EventId eventId, const std::str
 }
 
 std::vector<JournalEntry> SqlStore::journalList(EventId eventId) {
-  return transact("journal list", Tx::Read,
-                  [&](Session& s) { return loadJournal(s, "event_id = $1", eventId, std::nullopt); });
+  return transact("journal list", Tx::Read, [&](Session& s) {
+    return loadJournal(s, "event_id = $1", eventId, std::nullopt);
+  });
 }
 
 JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
@@ -557,9 +561,10 @@ CorrelateResult SqlStore::correlate(const Correlation& m, bool replace) {
     if (replace) {
       std::vector<std::string> before;
       s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-           " AND source_id = $3 AND target_system = $4" + forUpdate(),
-          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
-          into(before), now;
+           " AND source_id = $3 AND target_system = $4" +
+               forUpdate(),
+          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(before),
+          now;
       s << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
            " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
            " ON CONFLICT (kind, source_system, source_id, target_system) DO UPDATE SET"
@@ -583,7 +588,8 @@ CorrelateResult SqlStore::correlate(const Correlation& m, bool replace) {
         bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(target),
         now;
     if (target.empty()) {
-      throw StoreError(ErrorKind::Internal, "correlate: the mapping was neither inserted nor found");
+      throw StoreError(ErrorKind::Internal,
+                       "correlate: the mapping was neither inserted nor found");
     }
     r.targetId = target.front();
     return r;
@@ -663,9 +669,8 @@ std::vector<EnqueueResult> SqlStore::commitPoll(const std::string& triggerKey, c
 
 // ---- rate budgets ---------------------------------------------------------------------------
 
-TokenGrant SqlStore::takeToken(const std::string& connection, const std::string& bucket,
-                               TimeUs t, std::int64_t capacity,
-                               std::chrono::microseconds interval) {
+TokenGrant SqlStore::takeToken(const std::string& connection, const std::string& bucket, TimeUs t,
+                               std::int64_t capacity, std::chrono::microseconds interval) {
   require(capacity > 0, "take token: the capacity must be at least 1");
   require(interval.count() > 0, "take token: the interval must be positive");
   return transact("take token", Tx::Write, [&](Session& s) {
@@ -674,7 +679,8 @@ TokenGrant SqlStore::takeToken(const std::string& connection, const std::string&
         bind(connection), bind(bucket), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), now;
     std::vector<I64> windowStart, used, remoteRemaining, remoteReset;
     s << "SELECT window_start, used, remote_remaining, remote_reset_at FROM rate_budgets"
-         " WHERE conn = $1 AND bucket = $2" + forUpdate(),
+         " WHERE conn = $1 AND bucket = $2" +
+             forUpdate(),
         bind(connection), bind(bucket), into(windowStart), into(used), into(remoteRemaining),
         into(remoteReset), now;
     if (windowStart.empty()) {
@@ -728,7 +734,8 @@ void SqlStore::recordLimits(const std::string& connection, const std::string& bu
          "   AND rate_budgets.remote_remaining < excluded.remote_remaining"
          "   THEN rate_budgets.remote_remaining ELSE excluded.remote_remaining END,"
          " remote_reset_at = excluded.remote_reset_at, updated_at = excluded.updated_at",
-        bind(connection), bind(bucket), bind(t), bind(static_cast<I64>(std::max<std::int64_t>(remaining, 0))),
+        bind(connection), bind(bucket), bind(t),
+        bind(static_cast<I64>(std::max<std::int64_t>(remaining, 0))),
         bind(static_cast<I64>(resetAt)), bind(t), now;
   });
 }
@@ -776,7 +783,8 @@ std::vector<DeadLetter> SqlStore::listDeadLetters(int limit, EventId afterId) {
 }
 
 std::optional<DeadLetter> SqlStore::getDeadLetter(EventId eventId) {
-  return transact("get dead letter", Tx::Read, [&](Session& s) { return loadDeadLetter(s, eventId); });
+  return transact("get dead letter", Tx::Read,
+                  [&](Session& s) { return loadDeadLetter(s, eventId); });
 }
 
 void SqlStore::replayDeadLetter(EventId eventId) {
@@ -799,8 +807,8 @@ void SqlStore::discardDeadLetter(EventId eventId) {
     Statement del(s);
     del << "DELETE FROM dead_letters WHERE event_id = $1", bind(static_cast<I64>(eventId));
     if (del.execute() == 0) {
-      throw StoreError(ErrorKind::NotFound, "discard: there is no dead letter for event " +
-                                                std::to_string(eventId));
+      throw StoreError(ErrorKind::NotFound,
+                       "discard: there is no dead letter for event " + std::to_string(eventId));
     }
     s << "UPDATE inbox SET status = 'discarded', finished_at = $1 WHERE id = $2",
         bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), now;
@@ -850,7 +858,8 @@ void SqlStore::finishRun(RunId run, const std::string& status, const std::string
         bind(error), bind(static_cast<I64>(finishedAt != 0 ? finishedAt : nowUs())),
         bind(static_cast<I64>(run));
     if (st.execute() == 0) {
-      throw StoreError(ErrorKind::NotFound, "finish run: run " + std::to_string(run) + " does not exist");
+      throw StoreError(ErrorKind::NotFound,
+                       "finish run: run " + std::to_string(run) + " does not exist");
     }
   });
 }
@@ -865,8 +874,18 @@ std::vector<Run> loadRuns(Statement& st) {
   st.execute();
   std::vector<Run> out;
   for (std::size_t i = 0; i < id.size(); ++i) {
-    out.push_back(Run{id[i], event[i], flow[i], version[i], hash[i], worker[i], attempt[i],
-                      status[i], error[i], started[i], finished[i], {}});
+    out.push_back(Run{id[i],
+                      event[i],
+                      flow[i],
+                      version[i],
+                      hash[i],
+                      worker[i],
+                      attempt[i],
+                      status[i],
+                      error[i],
+                      started[i],
+                      finished[i],
+                      {}});
   }
   return out;
 }
@@ -954,7 +973,8 @@ void SqlStore::statePut(const std::string& plugin, const std::string& connection
     s << "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
          " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plugin, conn, state_key) DO UPDATE SET"
          " state_value = excluded.state_value, updated_at = excluded.updated_at",
-        bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())), now;
+        bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())),
+        now;
   });
 }
 

@@ -98,7 +98,8 @@ class SqlStore : public Store {
   // and rolled back when it throws. Maps every database exception to StoreError (naming `op`).
   // The engine may run body again after a transient failure (deadlock, lost connection), so
   // body must not keep state across calls.
-  virtual void run(const char* op, Tx tx, const std::function<void(Poco::Data::Session&)>& body) = 0;
+  virtual void run(const char* op, Tx tx,
+                   const std::function<void(Poco::Data::Session&)>& body) = 0;
   // " FOR UPDATE" where the engine has row locks, else "" (SQLite: the write lock covers all).
   virtual std::string forUpdate() const = 0;
   // " FOR UPDATE OF e SKIP LOCKED" for the claim query, else "".
@@ -133,7 +134,7 @@ class SqlStore : public Store {
   int readVersion(Poco::Data::Session& session);
   EnqueueResult insertEvent(Poco::Data::Session& session, const NewEvent& event);
   std::optional<Event> loadEvent(Poco::Data::Session& session, EventId id);
-  void settle(Poco::Data::Session& session, const Lease& lease);
+  [[noreturn]] void throwLeaseGone(Poco::Data::Session& session, const Lease& lease);
   std::optional<DeadLetter> loadDeadLetter(Poco::Data::Session& session, EventId eventId);
 };
 

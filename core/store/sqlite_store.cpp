@@ -51,7 +51,8 @@ std::shared_ptr<std::mutex> writeLockFor(const std::string& path) {
                                               "); hint: check the permissions of the file and "
                                               "its directory");
   } catch (const sq::DBLockedException& e) {
-    throw StoreError(ErrorKind::Busy, where + "the database stayed locked (" + e.displayText() + ")");
+    throw StoreError(ErrorKind::Busy,
+                     where + "the database stayed locked (" + e.displayText() + ")");
   } catch (const sq::TableLockedException& e) {
     throw StoreError(ErrorKind::Busy, where + "a table stayed locked (" + e.displayText() + ")");
   } catch (const sq::CantOpenDBFileException& e) {

@@ -2,7 +2,8 @@
 
 // The SQLite engine: one WAL file, synchronous=FULL. One connection per Store object, every call
 // serialised by a mutex; several Store objects (threads or processes) may share the file, and
-// writers then serialise on SQLite's write lock (BEGIN IMMEDIATE, busy timeout Options::busyTimeout).
+// writers then serialise on SQLite's write lock (BEGIN IMMEDIATE, busy timeout
+// Options::busyTimeout).
 
 #include <memory>
 #include <mutex>

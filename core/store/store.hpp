@@ -35,23 +35,24 @@ TimeUs systemNowUs();
 // Why a store operation failed. The runtime maps Full, ReadOnly and Unavailable to "stop taking
 // events" (webhooks answered 503) and retries Busy.
 enum class ErrorKind {
-  InvalidUrl,     // Store::open got a URL it cannot parse; the message has the place and a hint
-  Invalid,        // a caller passed a bad value (empty id, unknown event, ...)
-  Unavailable,    // cannot open the file / reach the server, or the connection broke
-  Full,           // disk or database full (SQLITE_FULL, PostgreSQL 53100)
-  ReadOnly,       // the database or its directory is read-only (SQLITE_READONLY, 25006)
-  Busy,           // lock timeout, serialization failure, pool exhausted: try again later
-  SchemaTooNew,   // the database was migrated by a newer ferry than this one
-  LeaseLost,      // the event's lease expired and another worker took it over
-  NotFound,       // the named event / dead letter / run does not exist
-  Internal,       // anything else (a bug or an unexpected database answer)
+  InvalidUrl,    // Store::open got a URL it cannot parse; the message has the place and a hint
+  Invalid,       // a caller passed a bad value (empty id, unknown event, ...)
+  Unavailable,   // cannot open the file / reach the server, or the connection broke
+  Full,          // disk or database full (SQLITE_FULL, PostgreSQL 53100)
+  ReadOnly,      // the database or its directory is read-only (SQLITE_READONLY, 25006)
+  Busy,          // lock timeout, serialization failure, pool exhausted: try again later
+  SchemaTooNew,  // the database was migrated by a newer ferry than this one
+  LeaseLost,     // the event's lease expired and another worker took it over
+  NotFound,      // the named event / dead letter / run does not exist
+  Internal,      // anything else (a bug or an unexpected database answer)
 };
 
 const char* toString(ErrorKind kind);
 
 class StoreError : public std::runtime_error {
  public:
-  StoreError(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  StoreError(ErrorKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
 
  private:
@@ -69,12 +70,12 @@ struct NewEvent {
   std::string source;         // who delivered it, e.g. "umsatzio.webhook", "umsatzio.poll"
   std::string sourceEventId;  // the sender's event id (or a stable hash of the body)
   std::string flowId;
-  std::string triggerOp;      // e.g. "umsatzio.contact.created"
-  std::string recordKey;      // ordering key, e.g. "umsatzio:contact:123"; "" = no ordering
+  std::string triggerOp;  // e.g. "umsatzio.contact.created"
+  std::string recordKey;  // ordering key, e.g. "umsatzio:contact:123"; "" = no ordering
   Json payload = Json::object();
-  std::string rawBody;        // bytes as received (for audit / signature re-checks)
-  TimeUs receivedAt = 0;      // 0 = now
-  TimeUs availableAt = 0;     // 0 = receivedAt
+  std::string rawBody;     // bytes as received (for audit / signature re-checks)
+  TimeUs receivedAt = 0;   // 0 = now
+  TimeUs availableAt = 0;  // 0 = receivedAt
 };
 
 struct Event {
@@ -88,11 +89,11 @@ struct Event {
   std::string rawBody;
   TimeUs receivedAt = 0;
   TimeUs availableAt = 0;
-  int attempts = 0;           // claims so far (this claim included for a claimed event)
+  int attempts = 0;  // claims so far (this claim included for a claimed event)
   EventStatus status = EventStatus::Queued;
-  std::string leaseOwner;     // worker id while Running
+  std::string leaseOwner;  // worker id while Running
   TimeUs leaseUntil = 0;
-  std::string lastError;      // the reason given to the last retryLater / deadLetter
+  std::string lastError;           // the reason given to the last retryLater / deadLetter
   std::vector<EventId> coalesced;  // set by claim(coalesce): the older events this one replaced
 };
 
@@ -126,10 +127,10 @@ struct ClaimOptions {
 };
 
 struct QueueStats {
-  std::int64_t queued = 0;        // waiting (including those waiting for a retry time)
-  std::int64_t running = 0;       // claimed with a lease (live or expired)
-  std::int64_t dead = 0;          // dead letters not yet replayed or discarded
-  TimeUs oldestQueuedAt = 0;      // received_at of the oldest unfinished event; 0 when none
+  std::int64_t queued = 0;    // waiting (including those waiting for a retry time)
+  std::int64_t running = 0;   // claimed with a lease (live or expired)
+  std::int64_t dead = 0;      // dead letters not yet replayed or discarded
+  TimeUs oldestQueuedAt = 0;  // received_at of the oldest unfinished event; 0 when none
 };
 
 // ---- journal --------------------------------------------------------------------------------
@@ -194,20 +195,20 @@ struct RunStart {
   EventId eventId = 0;
   std::string flowId;
   std::string flowVersion;
-  std::string flowHash;   // content hash of the flow file that ran
+  std::string flowHash;  // content hash of the flow file that ran
   std::string workerId;
   int attempt = 0;
-  TimeUs startedAt = 0;   // 0 = now
+  TimeUs startedAt = 0;  // 0 = now
 };
 
 struct StepRecord {
   std::string stepId;
-  std::string status;     // "done", "failed", "skipped", "retry", ...
+  std::string status;  // "done", "failed", "skipped", "retry", ...
   int attempts = 0;
   TimeUs startedAt = 0;
   TimeUs finishedAt = 0;
-  Json request;           // masked by the caller
-  Json response;          // masked by the caller
+  Json request;   // masked by the caller
+  Json response;  // masked by the caller
   std::string error;
 };
 
@@ -219,7 +220,7 @@ struct Run {
   std::string flowHash;
   std::string workerId;
   int attempt = 0;
-  std::string status;     // "running", then what finishRun was given
+  std::string status;  // "running", then what finishRun was given
   std::string error;
   TimeUs startedAt = 0;
   TimeUs finishedAt = 0;
@@ -227,10 +228,10 @@ struct Run {
 };
 
 struct RunFilter {
-  std::string flowId;     // "" = any
-  EventId eventId = 0;    // 0 = any
-  std::string status;     // "" = any
-  RunId beforeId = 0;     // paging: runs with a smaller id; 0 = from the newest
+  std::string flowId;   // "" = any
+  EventId eventId = 0;  // 0 = any
+  std::string status;   // "" = any
+  RunId beforeId = 0;   // paging: runs with a smaller id; 0 = from the newest
   int limit = 50;
 };
 
@@ -290,8 +291,9 @@ class Store {
   virtual std::int64_t purge(TimeUs before) = 0;
 
   // Journal. journalBegin records the intent BEFORE the step's call; on a repeated begin (a
-  // retry or a restart) it keeps the first idempotency key and request and counts the attempt.
-  // The returned entry carries the key to use.
+  // retry, a restart or a takeover) it keeps the FIRST idempotency key, records the latest
+  // request, counts the attempt and sets the status back to Intent. The returned entry carries
+  // the key to use. journalFinish throws NotFound for a step never begun.
   virtual std::optional<JournalEntry> journalGet(EventId eventId, const std::string& stepId) = 0;
   virtual std::vector<JournalEntry> journalList(EventId eventId) = 0;
   virtual JournalEntry journalBegin(EventId eventId, const std::string& stepId,
@@ -303,7 +305,8 @@ class Store {
   // sourceId, targetSystem); then it returns the existing target (first writer wins). With
   // replace=true it overwrites instead (e.g. the target was deleted and re-created).
   virtual CorrelateResult correlate(const Correlation& mapping, bool replace = false) = 0;
-  virtual std::optional<std::string> lookup(const std::string& kind, const std::string& sourceSystem,
+  virtual std::optional<std::string> lookup(const std::string& kind,
+                                            const std::string& sourceSystem,
                                             const std::string& sourceId,
                                             const std::string& targetSystem) = 0;
   // Reverse: the source ids mapped to (targetSystem, targetId).

@@ -12,8 +12,8 @@ constexpr const char* kUrlHint =
     "postgres:host=... port=... dbname=...";
 
 [[noreturn]] void bad(const std::string& url, const std::string& what) {
-  throw StoreError(ErrorKind::InvalidUrl,
-                   "store URL '" + redactStoreUrl(url) + "': " + what + " (hint: " + kUrlHint + ")");
+  throw StoreError(ErrorKind::InvalidUrl, "store URL '" + redactStoreUrl(url) + "': " + what +
+                                              " (hint: " + kUrlHint + ")");
 }
 
 std::string percentDecode(const std::string& url, const std::string& s) {
@@ -34,10 +34,12 @@ std::string percentDecode(const std::string& url, const std::string& s) {
 }
 
 // Poco re-splits the connection string on spaces (cpp-stack.md #10), so no value may hold one.
-void addPair(const std::string& url, std::string& conn, const std::string& key, const std::string& value) {
+void addPair(const std::string& url, std::string& conn, const std::string& key,
+             const std::string& value) {
   if (value.find_first_of(" \t'\"\\") != std::string::npos) {
-    bad(url, "the value of '" + key + "' contains a space, quote or backslash, which the "
-             "PostgreSQL driver cannot pass");
+    bad(url, "the value of '" + key +
+                 "' contains a space, quote or backslash, which the "
+                 "PostgreSQL driver cannot pass");
   }
   if (!conn.empty()) {
     conn += ' ';
@@ -137,7 +139,8 @@ StoreUrl parsePostgresUri(const std::string& url, const std::string& rest) {
   std::size_t start = 0;
   while (start < query.size()) {
     auto amp = query.find('&', start);
-    std::string item = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    std::string item =
+        query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
     start = amp == std::string::npos ? query.size() : amp + 1;
     if (item.empty()) {
       continue;
@@ -207,8 +210,8 @@ StoreUrl parseStoreUrl(const std::string& url) {
                             url[i] == '-' || url[i] == '.')) {
     ++i;
   }
-  bool hasScheme = i > 1 && i < url.size() && url[i] == ':' &&
-                   std::isalpha(static_cast<unsigned char>(url[0]));
+  bool hasScheme =
+      i > 1 && i < url.size() && url[i] == ':' && std::isalpha(static_cast<unsigned char>(url[0]));
   if (!hasScheme) {
     return StoreUrl{"sqlite", url, ""};
   }

@@ -54,9 +54,9 @@ TEST_P(StoreTest, ConcurrentWorkersNeverDoubleClaimNorBreakPerKeyOrder) {
   }
 
   std::mutex mutex;
-  std::map<int, int> lastSeq;         // key -> last processed seq
-  std::set<int> busyKeys;             // keys some worker is processing right now
-  std::map<EventId, int> processed;   // event -> times processed
+  std::map<int, int> lastSeq;        // key -> last processed seq
+  std::set<int> busyKeys;            // keys some worker is processing right now
+  std::map<EventId, int> processed;  // event -> times processed
   std::vector<std::string> violations;
   std::atomic<int> done{0};
   std::atomic<long> emptyClaims{0};

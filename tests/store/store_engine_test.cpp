@@ -35,8 +35,9 @@ TEST(StoreUrl, PostgresUriBecomesKeyValue) {
   EXPECT_EQ(parseStoreUrl("postgres://u@[::1]/d").connection,
             "host=::1 user=u dbname=d options=-cclient_min_messages=warning connect_timeout=5");
   auto kv = parseStoreUrl("postgres:host=127.0.0.1 port=55432 dbname=x connect_timeout=2");
-  EXPECT_EQ(kv.connection, "host=127.0.0.1 port=55432 dbname=x connect_timeout=2 "
-                           "options=-cclient_min_messages=warning");
+  EXPECT_EQ(kv.connection,
+            "host=127.0.0.1 port=55432 dbname=x connect_timeout=2 "
+            "options=-cclient_min_messages=warning");
 }
 
 TEST(StoreUrl, BadUrlsSayWhatIsWrongAndHowToWriteIt) {

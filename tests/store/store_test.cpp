@@ -472,12 +472,30 @@ TEST_P(StoreTest, RunHistoryRoundTripsWithMicrosecondTimes) {
   auto store = open();
   RunStart start{17, "contacts", "3", "sha256:abc", "w1", 2, 1'700'000'000'123'456};
   auto run = store->beginRun(start);
-  store->recordStep(run, {"find", "done", 1, 1'700'000'000'200'001, 1'700'000'000'300'999,
-                          {{"method", "GET"}}, {{"status", 200}}, ""});
-  store->recordStep(run, {"create", "retry", 1, 1'700'000'000'400'000, 1'700'000'000'500'000,
-                          {{"method", "POST"}}, {{"status", 503}}, "HTTP 503"});
-  store->recordStep(run, {"create", "done", 2, 1'700'000'000'400'000, 1'700'000'000'600'007,
-                          {{"method", "POST"}}, {{"status", 201}}, ""});
+  store->recordStep(run, {"find",
+                          "done",
+                          1,
+                          1'700'000'000'200'001,
+                          1'700'000'000'300'999,
+                          {{"method", "GET"}},
+                          {{"status", 200}},
+                          ""});
+  store->recordStep(run, {"create",
+                          "retry",
+                          1,
+                          1'700'000'000'400'000,
+                          1'700'000'000'500'000,
+                          {{"method", "POST"}},
+                          {{"status", 503}},
+                          "HTTP 503"});
+  store->recordStep(run, {"create",
+                          "done",
+                          2,
+                          1'700'000'000'400'000,
+                          1'700'000'000'600'007,
+                          {{"method", "POST"}},
+                          {{"status", 201}},
+                          ""});
   store->finishRun(run, "done", "", 1'700'000'000'700'001);
   auto got = store->getRun(run);
   ASSERT_TRUE(got);
