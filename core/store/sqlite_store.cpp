@@ -1,5 +1,8 @@
 #include "store/sqlite_store.hpp"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -99,6 +102,16 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
     // FULL: a committed enqueue survives a power cut, which a 2xx to the webhook promises.
     *session_ << "PRAGMA synchronous = FULL", now;
   } catch (...) {
+    // SQLite says only "unable to open database file"; name the usual cause.
+    struct statvfs fs {};
+    const std::string dirName = dir.empty() ? std::string(".") : dir.string();
+    if ((::statvfs(dirName.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0) ||
+        ::access(dirName.c_str(), W_OK) != 0) {
+      throw StoreError(ErrorKind::ReadOnly,
+                       "SQLite store '" + path + "': open: the directory '" + dirName +
+                           "' is read-only (hint: SQLite needs to write the file and its -wal and "
+                           "-shm companions there)");
+    }
     rethrowMapped(path, "open");
   }
   migrate();

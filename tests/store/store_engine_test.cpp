@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -177,6 +179,38 @@ TEST(StoreEngine, SqliteFullDiskIsAFullErrorAndRecovers) {
   store.reset();
   auto reopened = Store::open((fs.dir() / "store.db").string());
   EXPECT_EQ(reopened->queueStats().queued, accepted + 1);
+}
+
+}  // namespace
+}  // namespace ferry::core::store::testing
+
+namespace ferry::core::store::testing {
+namespace {
+
+TEST(StoreEngine, SqliteInAReadOnlyPlaceIsReadOnly) {
+  TinyFs fs;
+  const std::string path = (fs.dir() / "store.db").string();
+  Store::open(path)->enqueue(event("e1", "K"));
+  if (fs.mounted()) {
+    // Root ignores permissions: make the whole file system read-only.
+    ASSERT_EQ(::mount("tmpfs", fs.dir().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m"), 0)
+        << "remount read-only failed: " << std::strerror(errno);
+  } else if (::geteuid() != 0) {
+    std::filesystem::permissions(
+        fs.dir(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  } else {
+    GTEST_SKIP() << "root without mount rights: no way to make a read-only place";
+  }
+  try {
+    auto store = Store::open(path);
+    store->enqueue(event("e2", "K"));
+    FAIL() << "writing on a read-only file system must throw";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::ReadOnly) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("read-only"));
+  }
+  std::error_code ec;  // the tmpfs case is still read-only here
+  std::filesystem::permissions(fs.dir(), std::filesystem::perms::owner_all, ec);
 }
 
 }  // namespace
