@@ -740,6 +740,22 @@ void SqlStore::recordLimits(const std::string& connection, const std::string& bu
   });
 }
 
+std::vector<BudgetState> SqlStore::rateBudgets() {
+  return transact("rate budgets", Tx::Read, [&](Session& s) {
+    std::vector<std::string> conn, bucket;
+    std::vector<I64> windowStart, used, remaining, reset;
+    s << "SELECT conn, bucket, window_start, used, remote_remaining, remote_reset_at"
+         " FROM rate_budgets ORDER BY conn, bucket",
+        into(conn), into(bucket), into(windowStart), into(used), into(remaining), into(reset), now;
+    std::vector<BudgetState> out;
+    for (std::size_t i = 0; i < conn.size(); ++i) {
+      out.push_back(
+          BudgetState{conn[i], bucket[i], windowStart[i], used[i], remaining[i], reset[i]});
+    }
+    return out;
+  });
+}
+
 // ---- dead letters ---------------------------------------------------------------------------
 
 namespace {

@@ -70,6 +70,7 @@ class SqlStore : public Store {
                        std::chrono::microseconds interval) override;
   void recordLimits(const std::string& connection, const std::string& bucket,
                     std::int64_t remaining, TimeUs resetAt) override;
+  std::vector<BudgetState> rateBudgets() override;
 
   std::vector<DeadLetter> listDeadLetters(int limit, EventId afterId) override;
   std::optional<DeadLetter> getDeadLetter(EventId eventId) override;

@@ -174,6 +174,16 @@ struct TokenGrant {
   std::int64_t remaining = 0;         // tokens left in the current window after this call
 };
 
+// One budget row, for /metrics ("rate budget left per connection").
+struct BudgetState {
+  std::string connection;
+  std::string bucket;
+  TimeUs windowStart = 0;
+  std::int64_t used = 0;              // tokens granted in the window starting at windowStart
+  std::int64_t remoteRemaining = -1;  // the server's last count; -1 = never reported
+  TimeUs remoteResetAt = 0;
+};
+
 // ---- dead letters ------------------------------------------------------------------------------
 
 struct DeadLetter {
@@ -330,6 +340,7 @@ class Store {
                                std::chrono::microseconds interval) = 0;
   virtual void recordLimits(const std::string& connection, const std::string& bucket,
                             std::int64_t remaining, TimeUs resetAt) = 0;
+  virtual std::vector<BudgetState> rateBudgets() = 0;
 
   // Dead letters. replay re-queues the event under its ORIGINAL id (its journal, and so its
   // idempotency keys, are kept) with attempts reset; discard drops the dead letter for good.

@@ -417,6 +417,17 @@ TEST_P(StoreTest, RateBudgetGrantsCapacityPerWindowAndSaysHowLongToWait) {
   EXPECT_FALSE(store->takeToken("ghl-main", "loc-1", now, 10, 10s).granted);
   // After the server's reset only the local window counts.
   EXPECT_TRUE(store->takeToken("ghl-main", "loc-1", now + 3 * kSecond, 10, 10s).granted);
+
+  auto budgets = store->rateBudgets();
+  ASSERT_EQ(budgets.size(), 2u);
+  EXPECT_EQ(budgets[0].connection, "ghl-main");
+  EXPECT_EQ(budgets[0].bucket, "loc-1");
+  EXPECT_EQ(budgets[0].windowStart, t0 + 10 * kSecond);
+  EXPECT_EQ(budgets[0].used, 4);
+  EXPECT_EQ(budgets[0].remoteRemaining, 0);
+  EXPECT_EQ(budgets[0].remoteResetAt, now + 3 * kSecond);
+  EXPECT_EQ(budgets[1].bucket, "loc-2");
+  EXPECT_EQ(budgets[1].used, 1);
 }
 
 // ---- dead letters ---------------------------------------------------------------------------
