@@ -192,13 +192,13 @@ int SqlStore::schemaVersion() {
 void SqlStore::migrate() {
   const int latest = latestSchemaVersion();
   const int target = options_.migrateTo > 0 ? std::min(options_.migrateTo, latest) : latest;
+  // One transaction, under the migration lock from its first statement: workers starting
+  // together on a fresh database would otherwise race even on CREATE TABLE IF NOT EXISTS.
   transact("migrate", Tx::Write, [&](Session& s) {
+    lockMigrations(s);
     s << "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
          " description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         now;
-  });
-  transact("migrate", Tx::Write, [&](Session& s) {
-    lockMigrations(s);
     int current = readVersion(s);
     if (current > latest) {
       throw StoreError(

@@ -282,3 +282,41 @@ TEST_P(StoreTest, RateBudgetIsNeverOverGrantedUnderConcurrency) {
 
 }  // namespace
 }  // namespace ferry::core::store::testing
+
+namespace ferry::core::store::testing {
+namespace {
+
+TEST_P(StoreTest, WorkersStartingTogetherMigrateOnce) {
+  constexpr int kThreads = 4;
+  std::vector<std::string> errors;
+  std::mutex mutex;
+  StartLine start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      try {
+        start.arriveAndWait();
+        auto store = openReal();
+        if (store->schemaVersion() != Store::latestSchemaVersion()) {
+          throw std::runtime_error("opened at version " + std::to_string(store->schemaVersion()));
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        errors.push_back(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  std::vector<Poco::Int64> rows;
+  auto raw = rawSession();
+  raw << "SELECT COUNT(*) FROM schema_migrations", Poco::Data::Keywords::into(rows),
+      Poco::Data::Keywords::now;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], Store::latestSchemaVersion());
+}
+
+}  // namespace
+}  // namespace ferry::core::store::testing
