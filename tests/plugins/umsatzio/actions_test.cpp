@@ -1,5 +1,10 @@
 // Every Umsatz-io action against the real sandbox process, over HTTP on 127.0.0.1.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
 
 #include "fields.hpp"
 #include "live.hpp"
@@ -284,6 +289,47 @@ TEST(UmsatzioSandbox, ApiKeyHeaderSchemeAndGeneratedData) {
   const Json more = sandbox.admin("POST", "generate", {{"contacts", 2}, {"calls", 3}, {"notes", 1}, {"seed", 1}});
   EXPECT_EQ(more["contacts"].size(), 2u);
   EXPECT_EQ(more["calls"].size(), 3u);
+}
+
+// `ferry connection fields` runs the card action through the real CLI binary.
+TEST(UmsatzioCli, ConnectionFieldsListsTheAccountsFields) {
+  SandboxProcess sandbox;
+  auto capture = [](const std::string& command, int& status) {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) {
+      out.append(buf, n);
+    }
+    status = pclose(pipe);
+    return out;
+  };
+  const std::string ferry = std::string(FERRY_BINARY_DIR) + "/bin/ferry";
+  setenv("UMZ_TEST_KEY", sandbox.apiKey().c_str(), 1);
+  int status = 0;
+  const std::string out = capture(ferry + " connection fields umsatzio --base-url " + sandbox.baseUrl() +
+                                      " --api-key-env UMZ_TEST_KEY --json",
+                                  status);
+  ASSERT_EQ(status, 0) << out;
+  const Json fields = Json::parse(out)["fields"];
+  std::set<std::string> labels;
+  for (const auto& f : fields) {
+    labels.insert(f["label"].get<std::string>());
+  }
+  EXPECT_EQ(labels.count("Vorname"), 1u);
+  EXPECT_EQ(labels.count("Quelle"), 1u);
+  const std::string table = capture(ferry + " connection fields --kind deal --base-url " + sandbox.baseUrl() +
+                                        " --api-key-env UMZ_TEST_KEY",
+                                    status);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(table.find("deal_value"), std::string::npos);
+  setenv("UMZ_TEST_KEY", "falsch", 1);
+  capture(ferry + " connection fields --base-url " + sandbox.baseUrl() + " --api-key-env UMZ_TEST_KEY 2>/dev/null",
+          status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  capture(ferry + " connection fields --base-url " + sandbox.baseUrl() + " --api-key-env UMZ_NOT_SET_ANYWHERE 2>/dev/null",
+          status);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
 }
 
 }  // namespace
