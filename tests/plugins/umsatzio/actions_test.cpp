@@ -257,6 +257,15 @@ TEST_F(UmsatzioActions, RetryableFailuresAreClassified) {
   EXPECT_FALSE(sdk::isRetryable(e.kind));
   // The queue is used up: the next call succeeds.
   EXPECT_EQ(run("umsatzio.form.list")["items"].size(), 2u);
+  // The kit's random faults (as --faults), here at rate 1: a plain HTTP 429 / 503 answer.
+  sandbox_->admin("POST", "faults", {{"spec", "429=1"}});
+  e = expectOperationError([&] { run("umsatzio.form.list"); });
+  EXPECT_EQ(e.kind, ErrorKind::RateLimited);
+  EXPECT_EQ(e.retryAfter, std::chrono::milliseconds(1000));
+  sandbox_->admin("POST", "faults", {{"spec", "5xx=1"}});
+  EXPECT_EQ(expectOperationError([&] { run("umsatzio.form.list"); }).kind, ErrorKind::Transient);
+  sandbox_->admin("POST", "faults", {{"clear", true}});
+  EXPECT_EQ(run("umsatzio.form.list")["items"].size(), 2u);
 }
 
 TEST(UmsatzioSandbox, ApiKeyHeaderSchemeAndGeneratedData) {
