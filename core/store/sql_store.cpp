@@ -1,0 +1,996 @@
+#include "store/sql_store.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <Poco/Data/LOB.h>
+#include <Poco/Data/Statement.h>
+
+namespace ferry::core::store {
+
+using namespace Poco::Data::Keywords;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+using I64 = Poco::Int64;
+
+namespace {
+
+std::string dump(const Json& j) { return j.dump(); }
+
+Json parse(const std::string& text) {
+  if (text.empty()) {
+    return Json();
+  }
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_discarded() ? Json(text) : j;
+}
+
+EventStatus eventStatus(const std::string& s) {
+  if (s == "queued") {
+    return EventStatus::Queued;
+  }
+  if (s == "running") {
+    return EventStatus::Running;
+  }
+  if (s == "done") {
+    return EventStatus::Done;
+  }
+  if (s == "dead") {
+    return EventStatus::Dead;
+  }
+  if (s == "superseded") {
+    return EventStatus::Superseded;
+  }
+  if (s == "discarded") {
+    return EventStatus::Discarded;
+  }
+  throw StoreError(ErrorKind::Internal, "unknown event status '" + s + "' in the inbox table");
+}
+
+StepStatus stepStatus(const std::string& s) {
+  if (s == "intent") {
+    return StepStatus::Intent;
+  }
+  if (s == "done") {
+    return StepStatus::Done;
+  }
+  if (s == "failed") {
+    return StepStatus::Failed;
+  }
+  if (s == "skipped") {
+    return StepStatus::Skipped;
+  }
+  throw StoreError(ErrorKind::Internal, "unknown step status '" + s + "' in the journal table");
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) {
+    throw StoreError(ErrorKind::Invalid, what);
+  }
+}
+
+void validate(const NewEvent& e) {
+  require(!e.source.empty(), "enqueue: the event has no source (hint: e.g. 'umsatzio.webhook')");
+  require(!e.sourceEventId.empty(),
+          "enqueue: the event from '" + e.source + "' has no source event id (the dedupe key)");
+  require(!e.flowId.empty(), "enqueue: event '" + e.sourceEventId + "' has no flow id");
+  require(!e.triggerOp.empty(), "enqueue: event '" + e.sourceEventId + "' has no trigger op");
+}
+
+constexpr const char* kEventColumns =
+    "id, source, source_event_id, flow_id, trigger_op, record_key, payload, raw_body, "
+    "received_at, available_at, attempts, status, lease_owner, lease_until, last_error";
+
+constexpr const char* kJournalColumns =
+    "event_id, step_id, idempotency_key, status, attempts, request, output, response, started_at, "
+    "finished_at";
+
+std::vector<JournalEntry> loadJournal(Session& s, const std::string& where, I64 eventId,
+                                      const std::optional<std::string>& stepId) {
+  std::vector<I64> ev, started, finished;
+  std::vector<std::string> step, key, status, request, output, response;
+  std::vector<int> attempts;
+  Statement st(s);
+  st << std::string("SELECT ") + kJournalColumns + " FROM journal WHERE " + where +
+            " ORDER BY started_at, step_id",
+      bind(eventId);
+  if (stepId) {
+    st, bind(*stepId);
+  }
+  st, into(ev), into(step), into(key), into(status), into(attempts), into(request), into(output),
+      into(response), into(started), into(finished);
+  st.execute();
+  std::vector<JournalEntry> out;
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    out.push_back(JournalEntry{ev[i], step[i], key[i], stepStatus(status[i]), attempts[i],
+                               parse(request[i]), parse(output[i]), parse(response[i]),
+                               started[i], finished[i]});
+  }
+  return out;
+}
+
+}  // namespace
+
+TimeUs systemNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* toString(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidUrl:
+      return "invalid_url";
+    case ErrorKind::Invalid:
+      return "invalid";
+    case ErrorKind::Unavailable:
+      return "unavailable";
+    case ErrorKind::Full:
+      return "full";
+    case ErrorKind::ReadOnly:
+      return "read_only";
+    case ErrorKind::Busy:
+      return "busy";
+    case ErrorKind::SchemaTooNew:
+      return "schema_too_new";
+    case ErrorKind::LeaseLost:
+      return "lease_lost";
+    case ErrorKind::NotFound:
+      return "not_found";
+    case ErrorKind::Internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+const char* toString(EventStatus status) {
+  switch (status) {
+    case EventStatus::Queued:
+      return "queued";
+    case EventStatus::Running:
+      return "running";
+    case EventStatus::Done:
+      return "done";
+    case EventStatus::Dead:
+      return "dead";
+    case EventStatus::Superseded:
+      return "superseded";
+    case EventStatus::Discarded:
+      return "discarded";
+  }
+  return "queued";
+}
+
+const char* toString(StepStatus status) {
+  switch (status) {
+    case StepStatus::Intent:
+      return "intent";
+    case StepStatus::Done:
+      return "done";
+    case StepStatus::Failed:
+      return "failed";
+    case StepStatus::Skipped:
+      return "skipped";
+  }
+  return "intent";
+}
+
+int Store::latestSchemaVersion() { return migrations().back().version; }
+
+// ---- schema ---------------------------------------------------------------------------------
+
+int SqlStore::readVersion(Session& s) {
+  std::vector<I64> v;
+  s << "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", into(v), now;
+  return v.empty() ? 0 : static_cast<int>(v.front());
+}
+
+int SqlStore::schemaVersion() {
+  return transact("schema version", Tx::Read, [&](Session& s) { return readVersion(s); });
+}
+
+void SqlStore::migrate() {
+  const int latest = latestSchemaVersion();
+  const int target = options_.migrateTo > 0 ? std::min(options_.migrateTo, latest) : latest;
+  transact("migrate", Tx::Write, [&](Session& s) {
+    s << "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+         " description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        now;
+  });
+  transact("migrate", Tx::Write, [&](Session& s) {
+    lockMigrations(s);
+    int current = readVersion(s);
+    if (current > latest) {
+      throw StoreError(ErrorKind::SchemaTooNew,
+                       "the database has schema version " + std::to_string(current) +
+                           " but this ferry knows only up to version " + std::to_string(latest) +
+                           " (hint: run a newer ferry, or point the store URL at another database)");
+    }
+    for (const auto& m : migrations()) {
+      if (m.version <= current || m.version > target) {
+        continue;
+      }
+      for (std::string sql : m.statements) {
+        for (auto [token, value] : {std::pair<std::string, std::string>{"{ID}", idColumn()},
+                                    {"{BLOB}", blobColumn()}}) {
+          for (auto pos = sql.find(token); pos != std::string::npos; pos = sql.find(token)) {
+            sql.replace(pos, token.size(), value);
+          }
+        }
+        s << sql, now;
+      }
+      s << "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+          bind(m.version), bind(std::string(m.description)), bind(static_cast<I64>(nowUs())), now;
+    }
+  });
+}
+
+// ---- inbox ----------------------------------------------------------------------------------
+
+EnqueueResult SqlStore::insertEvent(Session& s, const NewEvent& e) {
+  validate(e);
+  lockRecordKey(s, e.recordKey);
+  const TimeUs received = e.receivedAt != 0 ? e.receivedAt : nowUs();
+  const TimeUs available = e.availableAt != 0 ? e.availableAt : received;
+  Poco::Data::BLOB raw(reinterpret_cast<const unsigned char*>(e.rawBody.data()), e.rawBody.size());
+  Statement ins(s);
+  ins << "INSERT INTO inbox (source, source_event_id, flow_id, trigger_op, record_key, payload,"
+         " raw_body, received_at, available_at, attempts, status)"
+         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 'queued')"
+         " ON CONFLICT (source, source_event_id) DO NOTHING",
+      bind(e.source), bind(e.sourceEventId), bind(e.flowId), bind(e.triggerOp), bind(e.recordKey),
+      bind(dump(e.payload)), bind(raw), bind(static_cast<I64>(received)),
+      bind(static_cast<I64>(available));
+  const std::size_t inserted = ins.execute();
+  std::vector<I64> id;
+  s << "SELECT id FROM inbox WHERE source = $1 AND source_event_id = $2", bind(e.source),
+      bind(e.sourceEventId), into(id), now;
+  if (id.empty()) {
+    throw StoreError(ErrorKind::Internal, "enqueue: event '" + e.sourceEventId +
+                                              "' was neither inserted nor found");
+  }
+  return EnqueueResult{id.front(), inserted > 0};
+}
+
+EnqueueResult SqlStore::enqueue(const NewEvent& event) {
+  return transact("enqueue", Tx::Write, [&](Session& s) { return insertEvent(s, event); });
+}
+
+std::optional<Event> SqlStore::loadEvent(Session& s, EventId id) {
+  std::vector<I64> ids, received, available, leaseUntil;
+  std::vector<std::string> source, sourceId, flow, op, key, payload, status, owner, error;
+  std::vector<Poco::Data::BLOB> raw;
+  std::vector<int> attempts;
+  s << std::string("SELECT ") + kEventColumns + " FROM inbox WHERE id = $1",
+      bind(static_cast<I64>(id)), into(ids), into(source), into(sourceId), into(flow), into(op),
+      into(key), into(payload), into(raw), into(received), into(available), into(attempts),
+      into(status), into(owner), into(leaseUntil), into(error), now;
+  if (ids.empty()) {
+    return std::nullopt;
+  }
+  Event e;
+  e.id = ids[0];
+  e.source = source[0];
+  e.sourceEventId = sourceId[0];
+  e.flowId = flow[0];
+  e.triggerOp = op[0];
+  e.recordKey = key[0];
+  e.payload = parse(payload[0]);
+  e.rawBody.assign(reinterpret_cast<const char*>(raw[0].rawContent()), raw[0].size());
+  e.receivedAt = received[0];
+  e.availableAt = available[0];
+  e.attempts = attempts[0];
+  e.status = eventStatus(status[0]);
+  e.leaseOwner = owner[0];
+  e.leaseUntil = leaseUntil[0];
+  e.lastError = error[0];
+  return e;
+}
+
+std::optional<Event> SqlStore::getEvent(EventId id) {
+  return transact("get event", Tx::Read, [&](Session& s) { return loadEvent(s, id); });
+}
+
+std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOptions& options) {
+  require(!workerId.empty(), "claim: the worker id is empty");
+  require(options.limit > 0, "claim: the limit must be at least 1");
+  require(options.leaseDuration.count() > 0, "claim: the lease duration must be positive");
+  return transact("claim", Tx::Write, [&](Session& s) {
+    const TimeUs t = nowUs();
+    const TimeUs until = t + options.leaseDuration.count();
+    // Claimable: queued and due, or running with an expired lease (takeover); and no other
+    // event of the same record key is earlier and unfinished, or holds a live lease.
+    std::vector<I64> ids;
+    std::vector<std::string> statuses;
+    s << "SELECT e.id, e.status FROM inbox e"
+         " WHERE e.status IN ('queued', 'running')"
+         " AND ((e.status = 'queued' AND e.available_at <= $1)"
+         "      OR (e.status = 'running' AND e.lease_until < $2))"
+         " AND (e.record_key = '' OR NOT EXISTS ("
+         "   SELECT 1 FROM inbox p WHERE p.record_key = e.record_key AND p.id <> e.id"
+         "   AND p.status IN ('queued', 'running')"
+         "   AND (p.id < e.id OR p.lease_until >= $3)))"
+         " ORDER BY e.id LIMIT $4" +
+             skipLocked(),
+        bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)),
+        bind(static_cast<I64>(options.limit)), into(ids), into(statuses), now;
+    std::vector<Claimed> out;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      I64 id = ids[i];
+      std::vector<EventId> coalesced;
+      if (options.coalesce && statuses[i] == "queued") {
+        auto head = loadEvent(s, id);
+        std::vector<I64> headJournal;
+        s << "SELECT COUNT(*) FROM journal WHERE event_id = $1", bind(id), into(headJournal), now;
+        if (head && !head->recordKey.empty() && !headJournal.empty() && headJournal[0] == 0) {
+          // The first later event of this key that must not be folded in (another flow or
+          // trigger, already touched, or holding a journal) bounds the run we may coalesce.
+          std::vector<I64> barrier;
+          s << "SELECT COALESCE(MIN(p.id), 0) FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
+               " AND p.status IN ('queued', 'running')"
+               " AND (p.flow_id <> $3 OR p.trigger_op <> $4 OR p.status <> 'queued'"
+               "      OR p.available_at > $5"
+               "      OR EXISTS (SELECT 1 FROM journal j WHERE j.event_id = p.id))",
+              bind(head->recordKey), bind(id), bind(head->flowId), bind(head->triggerOp),
+              bind(static_cast<I64>(t)), into(barrier), now;
+          const I64 bound =
+              (barrier.empty() || barrier[0] == 0) ? std::numeric_limits<I64>::max() : barrier[0];
+          std::vector<I64> later;
+          s << "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2 AND p.id < $3"
+               " AND p.status = 'queued' AND p.flow_id = $4 AND p.trigger_op = $5"
+               " ORDER BY p.id" +
+                   forUpdate(),
+              bind(head->recordKey), bind(id), bind(bound), bind(head->flowId),
+              bind(head->triggerOp), into(later), now;
+          if (!later.empty()) {
+            const I64 newest = later.back();
+            coalesced.push_back(id);
+            coalesced.insert(coalesced.end(), later.begin(), later.end() - 1);
+            for (I64 old : coalesced) {
+              s << "UPDATE inbox SET status = 'superseded', superseded_by = $1, finished_at = $2"
+                   " WHERE id = $3 AND status = 'queued'",
+                  bind(newest), bind(static_cast<I64>(t)), bind(static_cast<I64>(old)), now;
+            }
+            id = newest;
+          }
+        }
+      }
+      s << "UPDATE inbox SET status = 'running', lease_owner = $1, lease_until = $2,"
+           " attempts = attempts + 1 WHERE id = $3",
+          bind(workerId), bind(static_cast<I64>(until)), bind(id), now;
+      auto event = loadEvent(s, id);
+      if (!event) {
+        throw StoreError(ErrorKind::Internal, "claim: event " + std::to_string(id) + " vanished");
+      }
+      event->coalesced = coalesced;
+      Lease lease{event->id, workerId, event->attempts, until};
+      out.push_back(Claimed{std::move(*event), std::move(lease)});
+    }
+    return out;
+  });
+}
+
+// Throws LeaseLost / NotFound when an update guarded by the lease touched no row.
+void SqlStore::settle(Session& s, const Lease& lease) {
+  std::vector<std::string> status, owner;
+  std::vector<int> attempts;
+  s << "SELECT status, lease_owner, attempts FROM inbox WHERE id = $1",
+      bind(static_cast<I64>(lease.eventId)), into(status), into(owner), into(attempts), now;
+  if (status.empty()) {
+    throw StoreError(ErrorKind::NotFound, "event " + std::to_string(lease.eventId) + " does not exist");
+  }
+  throw StoreError(ErrorKind::LeaseLost,
+                   "event " + std::to_string(lease.eventId) + ": the lease of worker '" +
+                       lease.workerId + "' (attempt " + std::to_string(lease.attempt) +
+                       ") is gone; the event is now '" + status[0] + "'" +
+                       (owner[0].empty() ? std::string()
+                                         : " held by '" + owner[0] + "' (attempt " +
+                                               std::to_string(attempts[0]) + ")"));
+}
+
+namespace {
+// The lease check of every settling update; its placeholders follow the SET's `first - 1`.
+std::string leaseGuard(int first) {
+  return " WHERE id = $" + std::to_string(first) + " AND status = 'running' AND lease_owner = $" +
+         std::to_string(first + 1) + " AND attempts = $" + std::to_string(first + 2);
+}
+}
+
+Lease SqlStore::renew(const Lease& lease, std::chrono::microseconds duration) {
+  return transact("renew lease", Tx::Write, [&](Session& s) {
+    Lease renewed = lease;
+    renewed.until = nowUs() + duration.count();
+    Statement st(s);
+    st << "UPDATE inbox SET lease_until = $1" + leaseGuard(2), bind(static_cast<I64>(renewed.until)),
+        bind(static_cast<I64>(lease.eventId)), bind(lease.workerId), bind(lease.attempt);
+    if (st.execute() == 0) {
+      settle(s, lease);
+    }
+    return renewed;
+  });
+}
+
+void SqlStore::complete(const Lease& lease) {
+  transact("complete", Tx::Write, [&](Session& s) {
+    Statement st(s);
+    st << "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
+              leaseGuard(2),
+        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(lease.eventId)),
+        bind(lease.workerId), bind(lease.attempt);
+    if (st.execute() == 0) {
+      settle(s, lease);
+    }
+  });
+}
+
+void SqlStore::retryLater(const Lease& lease, TimeUs availableAt, const std::string& reason) {
+  transact("retry later", Tx::Write, [&](Session& s) {
+    Statement st(s);
+    st << "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
+          " available_at = $1, last_error = $2" +
+              leaseGuard(3),
+        bind(static_cast<I64>(availableAt)), bind(reason), bind(static_cast<I64>(lease.eventId)),
+        bind(lease.workerId), bind(lease.attempt);
+    if (st.execute() == 0) {
+      settle(s, lease);
+    }
+  });
+}
+
+void SqlStore::deadLetter(const Lease& lease, const std::string& reason, const Json& request,
+                          const Json& response) {
+  transact("dead letter", Tx::Write, [&](Session& s) {
+    const TimeUs t = nowUs();
+    Statement st(s);
+    st << "UPDATE inbox SET status = 'dead', lease_owner = '', lease_until = 0,"
+          " last_error = $1, finished_at = $2" +
+              leaseGuard(3),
+        bind(reason), bind(static_cast<I64>(t)), bind(static_cast<I64>(lease.eventId)),
+        bind(lease.workerId), bind(lease.attempt);
+    if (st.execute() == 0) {
+      settle(s, lease);
+    }
+    s << "INSERT INTO dead_letters (event_id, reason, request, response, dead_at)"
+         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET"
+         " reason = excluded.reason, request = excluded.request, response = excluded.response,"
+         " dead_at = excluded.dead_at",
+        bind(static_cast<I64>(lease.eventId)), bind(reason), bind(dump(request)),
+        bind(dump(response)), bind(static_cast<I64>(t)), now;
+  });
+}
+
+QueueStats SqlStore::queueStats() {
+  return transact("queue stats", Tx::Read, [&](Session& s) {
+    QueueStats q;
+    std::vector<std::string> status;
+    std::vector<I64> count;
+    s << "SELECT status, COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
+         " GROUP BY status",
+        into(status), into(count), now;
+    for (std::size_t i = 0; i < status.size(); ++i) {
+      (status[i] == "queued" ? q.queued : q.running) = count[i];
+    }
+    std::vector<I64> dead, oldest;
+    s << "SELECT COUNT(*) FROM dead_letters", into(dead), now;
+    s << "SELECT COALESCE(MIN(received_at), 0) FROM inbox WHERE status IN ('queued', 'running')",
+        into(oldest), now;
+    q.dead = dead.empty() ? 0 : dead[0];
+    q.oldestQueuedAt = oldest.empty() ? 0 : oldest[0];
+    return q;
+  });
+}
+
+std::int64_t SqlStore::purge(TimeUs before) {
+  return transact("purge", Tx::Write, [&](Session& s) {
+    s << "DELETE FROM journal WHERE event_id IN (SELECT id FROM inbox WHERE status IN"
+         " ('done', 'superseded', 'discarded') AND received_at < $1)",
+        bind(static_cast<I64>(before)), now;
+    Statement st(s);
+    st << "DELETE FROM inbox WHERE status IN ('done', 'superseded', 'discarded')"
+          " AND received_at < $1",
+        bind(static_cast<I64>(before));
+    return static_cast<std::int64_t>(st.execute());
+  });
+}
+
+// ---- journal --------------------------------------------------------------------------------
+
+std::optional<JournalEntry> SqlStore::journalGet(EventId eventId, const std::string& stepId) {
+  return transact("journal get", Tx::Read, [&](Session& s) -> std::optional<JournalEntry> {
+    auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);
+    if (rows.empty()) {
+      return std::nullopt;
+    }
+    return rows.front();
+  });
+}
+
+std::vector<JournalEntry> SqlStore::journalList(EventId eventId) {
+  return transact("journal list", Tx::Read,
+                  [&](Session& s) { return loadJournal(s, "event_id = $1", eventId, std::nullopt); });
+}
+
+JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
+                                    const std::string& idempotencyKey, const Json& request) {
+  require(!stepId.empty(), "journal begin: the step id is empty");
+  return transact("journal begin", Tx::Write, [&](Session& s) {
+    s << "INSERT INTO journal (event_id, step_id, idempotency_key, status, attempts, request,"
+         " started_at) VALUES ($1, $2, $3, 'intent', 1, $4, $5)"
+         " ON CONFLICT (event_id, step_id) DO UPDATE SET attempts = journal.attempts + 1,"
+         " status = 'intent', request = excluded.request, started_at = excluded.started_at,"
+         " finished_at = 0",
+        bind(static_cast<I64>(eventId)), bind(stepId), bind(idempotencyKey), bind(dump(request)),
+        bind(static_cast<I64>(nowUs())), now;
+    auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);
+    if (rows.empty()) {
+      throw StoreError(ErrorKind::Internal, "journal begin: the entry vanished");
+    }
+    return rows.front();
+  });
+}
+
+void SqlStore::journalFinish(EventId eventId, const std::string& stepId, StepStatus status,
+                             const Json& output, const Json& response) {
+  transact("journal finish", Tx::Write, [&](Session& s) {
+    Statement st(s);
+    st << "UPDATE journal SET status = $1, output = $2, response = $3, finished_at = $4"
+          " WHERE event_id = $5 AND step_id = $6",
+        bind(std::string(toString(status))), bind(dump(output)), bind(dump(response)),
+        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), bind(stepId);
+    if (st.execute() == 0) {
+      throw StoreError(ErrorKind::NotFound, "journal finish: event " + std::to_string(eventId) +
+                                                " has no begun step '" + stepId +
+                                                "' (hint: call journalBegin first)");
+    }
+  });
+}
+
+// ---- correlation ----------------------------------------------------------------------------
+
+CorrelateResult SqlStore::correlate(const Correlation& m, bool replace) {
+  require(!m.kind.empty() && !m.sourceSystem.empty() && !m.sourceId.empty() &&
+              !m.targetSystem.empty() && !m.targetId.empty(),
+          "correlate: kind, source system, source id, target system and target id must all be set");
+  return transact("correlate", Tx::Write, [&](Session& s) {
+    const I64 t = nowUs();
+    CorrelateResult r;
+    if (replace) {
+      std::vector<std::string> before;
+      s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
+           " AND source_id = $3 AND target_system = $4" + forUpdate(),
+          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
+          into(before), now;
+      s << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
+           " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+           " ON CONFLICT (kind, source_system, source_id, target_system) DO UPDATE SET"
+           " target_id = excluded.target_id, updated_at = excluded.updated_at",
+          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
+          bind(m.targetId), bind(t), bind(t), now;
+      r.created = before.empty();
+      r.targetId = m.targetId;
+      return r;
+    }
+    Statement ins(s);
+    ins << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
+           " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+           " ON CONFLICT (kind, source_system, source_id, target_system) DO NOTHING",
+        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
+        bind(m.targetId), bind(t), bind(t);
+    r.created = ins.execute() > 0;
+    std::vector<std::string> target;
+    s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
+         " AND source_id = $3 AND target_system = $4",
+        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(target),
+        now;
+    if (target.empty()) {
+      throw StoreError(ErrorKind::Internal, "correlate: the mapping was neither inserted nor found");
+    }
+    r.targetId = target.front();
+    return r;
+  });
+}
+
+std::optional<std::string> SqlStore::lookup(const std::string& kind,
+                                            const std::string& sourceSystem,
+                                            const std::string& sourceId,
+                                            const std::string& targetSystem) {
+  return transact("lookup", Tx::Read, [&](Session& s) -> std::optional<std::string> {
+    std::vector<std::string> target;
+    s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
+         " AND source_id = $3 AND target_system = $4",
+        bind(kind), bind(sourceSystem), bind(sourceId), bind(targetSystem), into(target), now;
+    if (target.empty()) {
+      return std::nullopt;
+    }
+    return target.front();
+  });
+}
+
+std::vector<Correlation> SqlStore::reverseLookup(const std::string& kind,
+                                                 const std::string& targetSystem,
+                                                 const std::string& targetId) {
+  return transact("reverse lookup", Tx::Read, [&](Session& s) {
+    std::vector<std::string> sourceSystem, sourceId;
+    s << "SELECT source_system, source_id FROM correlations WHERE kind = $1"
+         " AND target_system = $2 AND target_id = $3 ORDER BY source_system, source_id",
+        bind(kind), bind(targetSystem), bind(targetId), into(sourceSystem), into(sourceId), now;
+    std::vector<Correlation> out;
+    for (std::size_t i = 0; i < sourceId.size(); ++i) {
+      out.push_back(Correlation{kind, sourceSystem[i], sourceId[i], targetSystem, targetId});
+    }
+    return out;
+  });
+}
+
+void SqlStore::uncorrelate(const std::string& kind, const std::string& sourceSystem,
+                           const std::string& sourceId, const std::string& targetSystem) {
+  transact("uncorrelate", Tx::Write, [&](Session& s) {
+    s << "DELETE FROM correlations WHERE kind = $1 AND source_system = $2 AND source_id = $3"
+         " AND target_system = $4",
+        bind(kind), bind(sourceSystem), bind(sourceId), bind(targetSystem), now;
+  });
+}
+
+// ---- poll cursors ---------------------------------------------------------------------------
+
+std::optional<Json> SqlStore::pollCursor(const std::string& triggerKey) {
+  return transact("poll cursor", Tx::Read, [&](Session& s) -> std::optional<Json> {
+    std::vector<std::string> cursor;
+    s << "SELECT cursor_json FROM poll_cursors WHERE trigger_key = $1", bind(triggerKey),
+        into(cursor), now;
+    if (cursor.empty()) {
+      return std::nullopt;
+    }
+    return parse(cursor.front());
+  });
+}
+
+std::vector<EnqueueResult> SqlStore::commitPoll(const std::string& triggerKey, const Json& cursor,
+                                                const std::vector<NewEvent>& events) {
+  require(!triggerKey.empty(), "commit poll: the trigger key is empty");
+  return transact("commit poll", Tx::Write, [&](Session& s) {
+    s << "INSERT INTO poll_cursors (trigger_key, cursor_json, updated_at) VALUES ($1, $2, $3)"
+         " ON CONFLICT (trigger_key) DO UPDATE SET cursor_json = excluded.cursor_json,"
+         " updated_at = excluded.updated_at",
+        bind(triggerKey), bind(dump(cursor)), bind(static_cast<I64>(nowUs())), now;
+    std::vector<EnqueueResult> out;
+    for (const auto& e : events) {
+      out.push_back(insertEvent(s, e));
+    }
+    return out;
+  });
+}
+
+// ---- rate budgets ---------------------------------------------------------------------------
+
+TokenGrant SqlStore::takeToken(const std::string& connection, const std::string& bucket,
+                               TimeUs t, std::int64_t capacity,
+                               std::chrono::microseconds interval) {
+  require(capacity > 0, "take token: the capacity must be at least 1");
+  require(interval.count() > 0, "take token: the interval must be positive");
+  return transact("take token", Tx::Write, [&](Session& s) {
+    s << "INSERT INTO rate_budgets (conn, bucket, window_start, used, updated_at)"
+         " VALUES ($1, $2, $3, 0, $4) ON CONFLICT (conn, bucket) DO NOTHING",
+        bind(connection), bind(bucket), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), now;
+    std::vector<I64> windowStart, used, remoteRemaining, remoteReset;
+    s << "SELECT window_start, used, remote_remaining, remote_reset_at FROM rate_budgets"
+         " WHERE conn = $1 AND bucket = $2" + forUpdate(),
+        bind(connection), bind(bucket), into(windowStart), into(used), into(remoteRemaining),
+        into(remoteReset), now;
+    if (windowStart.empty()) {
+      throw StoreError(ErrorKind::Internal, "take token: the budget row vanished");
+    }
+    I64 ws = windowStart[0];
+    I64 u = used[0];
+    I64 remote = remoteRemaining[0];
+    const I64 reset = remoteReset[0];
+    const I64 len = interval.count();
+    if (t >= ws + len) {
+      ws += ((t - ws) / len) * len;  // windows stay aligned to the first one
+      u = 0;
+    }
+    TokenGrant g;
+    const bool remoteKnown = reset > t && remote >= 0;
+    if (remoteKnown && remote == 0) {
+      g.wait = std::chrono::microseconds(reset - t);
+    } else if (u >= capacity) {
+      g.wait = std::chrono::microseconds(ws + len - t);
+    } else {
+      g.granted = true;
+      ++u;
+      if (remoteKnown) {
+        --remote;
+      }
+    }
+    g.remaining = capacity - u;
+    if (remoteKnown) {
+      g.remaining = std::min<std::int64_t>(g.remaining, remote);
+    }
+    s << "UPDATE rate_budgets SET window_start = $1, used = $2, remote_remaining = $3,"
+         " updated_at = $4 WHERE conn = $5 AND bucket = $6",
+        bind(ws), bind(u), bind(remote), bind(static_cast<I64>(t)), bind(connection), bind(bucket),
+        now;
+    return g;
+  });
+}
+
+void SqlStore::recordLimits(const std::string& connection, const std::string& bucket,
+                            std::int64_t remaining, TimeUs resetAt) {
+  transact("record limits", Tx::Write, [&](Session& s) {
+    const I64 t = nowUs();
+    // Within the same server window the smaller count wins: answers arrive out of order, and
+    // grants made since a response was sent are not in its header.
+    s << "INSERT INTO rate_budgets (conn, bucket, window_start, used, remote_remaining,"
+         " remote_reset_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5, $6)"
+         " ON CONFLICT (conn, bucket) DO UPDATE SET"
+         " remote_remaining = CASE WHEN rate_budgets.remote_reset_at = excluded.remote_reset_at"
+         "   AND rate_budgets.remote_remaining >= 0"
+         "   AND rate_budgets.remote_remaining < excluded.remote_remaining"
+         "   THEN rate_budgets.remote_remaining ELSE excluded.remote_remaining END,"
+         " remote_reset_at = excluded.remote_reset_at, updated_at = excluded.updated_at",
+        bind(connection), bind(bucket), bind(t), bind(static_cast<I64>(std::max<std::int64_t>(remaining, 0))),
+        bind(static_cast<I64>(resetAt)), bind(t), now;
+  });
+}
+
+// ---- dead letters ---------------------------------------------------------------------------
+
+namespace {
+constexpr const char* kDeadLetterSelect =
+    "SELECT d.event_id, i.flow_id, i.trigger_op, i.record_key, d.reason, d.request, d.response,"
+    " i.attempts, d.dead_at FROM dead_letters d JOIN inbox i ON i.id = d.event_id";
+
+std::vector<DeadLetter> loadDeadLetters(Statement& st) {
+  std::vector<I64> id, deadAt;
+  std::vector<std::string> flow, op, key, reason, request, response;
+  std::vector<int> attempts;
+  st, into(id), into(flow), into(op), into(key), into(reason), into(request), into(response),
+      into(attempts), into(deadAt);
+  st.execute();
+  std::vector<DeadLetter> out;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    out.push_back(DeadLetter{id[i], flow[i], op[i], key[i], reason[i], parse(request[i]),
+                             parse(response[i]), attempts[i], deadAt[i]});
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<DeadLetter> SqlStore::loadDeadLetter(Session& s, EventId eventId) {
+  Statement st(s);
+  st << std::string(kDeadLetterSelect) + " WHERE d.event_id = $1", bind(static_cast<I64>(eventId));
+  auto rows = loadDeadLetters(st);
+  if (rows.empty()) {
+    return std::nullopt;
+  }
+  return rows.front();
+}
+
+std::vector<DeadLetter> SqlStore::listDeadLetters(int limit, EventId afterId) {
+  return transact("list dead letters", Tx::Read, [&](Session& s) {
+    Statement st(s);
+    st << std::string(kDeadLetterSelect) + " WHERE d.event_id > $1 ORDER BY d.event_id LIMIT $2",
+        bind(static_cast<I64>(afterId)), bind(static_cast<I64>(std::max(limit, 1)));
+    return loadDeadLetters(st);
+  });
+}
+
+std::optional<DeadLetter> SqlStore::getDeadLetter(EventId eventId) {
+  return transact("get dead letter", Tx::Read, [&](Session& s) { return loadDeadLetter(s, eventId); });
+}
+
+void SqlStore::replayDeadLetter(EventId eventId) {
+  transact("replay dead letter", Tx::Write, [&](Session& s) {
+    Statement del(s);
+    del << "DELETE FROM dead_letters WHERE event_id = $1", bind(static_cast<I64>(eventId));
+    if (del.execute() == 0) {
+      throw StoreError(ErrorKind::NotFound, "replay: there is no dead letter for event " +
+                                                std::to_string(eventId) +
+                                                " (hint: `ferry dlq list` shows them)");
+    }
+    s << "UPDATE inbox SET status = 'queued', attempts = 0, available_at = $1, lease_owner = '',"
+         " lease_until = 0, finished_at = 0 WHERE id = $2",
+        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), now;
+  });
+}
+
+void SqlStore::discardDeadLetter(EventId eventId) {
+  transact("discard dead letter", Tx::Write, [&](Session& s) {
+    Statement del(s);
+    del << "DELETE FROM dead_letters WHERE event_id = $1", bind(static_cast<I64>(eventId));
+    if (del.execute() == 0) {
+      throw StoreError(ErrorKind::NotFound, "discard: there is no dead letter for event " +
+                                                std::to_string(eventId));
+    }
+    s << "UPDATE inbox SET status = 'discarded', finished_at = $1 WHERE id = $2",
+        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), now;
+  });
+}
+
+// ---- run history ----------------------------------------------------------------------------
+
+RunId SqlStore::beginRun(const RunStart& r) {
+  require(!r.flowId.empty(), "begin run: the flow id is empty");
+  return transact("begin run", Tx::Write, [&](Session& s) {
+    std::vector<I64> id;
+    s << "INSERT INTO runs (event_id, flow_id, flow_version, flow_hash, worker_id, attempt, status,"
+         " started_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) RETURNING id",
+        bind(static_cast<I64>(r.eventId)), bind(r.flowId), bind(r.flowVersion), bind(r.flowHash),
+        bind(r.workerId), bind(r.attempt),
+        bind(static_cast<I64>(r.startedAt != 0 ? r.startedAt : nowUs())), into(id), now;
+    if (id.empty()) {
+      throw StoreError(ErrorKind::Internal, "begin run: the insert returned no id");
+    }
+    return id.front();
+  });
+}
+
+void SqlStore::recordStep(RunId run, const StepRecord& step) {
+  require(!step.stepId.empty(), "record step: the step id is empty");
+  transact("record step", Tx::Write, [&](Session& s) {
+    s << "INSERT INTO run_steps (run_id, step_id, seq, status, attempts, started_at, finished_at,"
+         " request, response, error) VALUES ($1, $2,"
+         " (SELECT COUNT(*) FROM run_steps WHERE run_id = $3), $4, $5, $6, $7, $8, $9, $10)"
+         " ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status,"
+         " attempts = excluded.attempts, started_at = excluded.started_at,"
+         " finished_at = excluded.finished_at, request = excluded.request,"
+         " response = excluded.response, error = excluded.error",
+        bind(static_cast<I64>(run)), bind(step.stepId), bind(static_cast<I64>(run)),
+        bind(step.status), bind(step.attempts), bind(static_cast<I64>(step.startedAt)),
+        bind(static_cast<I64>(step.finishedAt)), bind(dump(step.request)),
+        bind(dump(step.response)), bind(step.error), now;
+  });
+}
+
+void SqlStore::finishRun(RunId run, const std::string& status, const std::string& error,
+                         TimeUs finishedAt) {
+  transact("finish run", Tx::Write, [&](Session& s) {
+    Statement st(s);
+    st << "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4", bind(status),
+        bind(error), bind(static_cast<I64>(finishedAt != 0 ? finishedAt : nowUs())),
+        bind(static_cast<I64>(run));
+    if (st.execute() == 0) {
+      throw StoreError(ErrorKind::NotFound, "finish run: run " + std::to_string(run) + " does not exist");
+    }
+  });
+}
+
+namespace {
+std::vector<Run> loadRuns(Statement& st) {
+  std::vector<I64> id, event, started, finished;
+  std::vector<std::string> flow, version, hash, worker, status, error;
+  std::vector<int> attempt;
+  st, into(id), into(event), into(flow), into(version), into(hash), into(worker), into(attempt),
+      into(status), into(error), into(started), into(finished);
+  st.execute();
+  std::vector<Run> out;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    out.push_back(Run{id[i], event[i], flow[i], version[i], hash[i], worker[i], attempt[i],
+                      status[i], error[i], started[i], finished[i], {}});
+  }
+  return out;
+}
+constexpr const char* kRunSelect =
+    "SELECT id, event_id, flow_id, flow_version, flow_hash, worker_id, attempt, status, error,"
+    " started_at, finished_at FROM runs";
+}  // namespace
+
+std::optional<Run> SqlStore::getRun(RunId run) {
+  return transact("get run", Tx::Read, [&](Session& s) -> std::optional<Run> {
+    Statement st(s);
+    st << std::string(kRunSelect) + " WHERE id = $1", bind(static_cast<I64>(run));
+    auto runs = loadRuns(st);
+    if (runs.empty()) {
+      return std::nullopt;
+    }
+    Run r = std::move(runs.front());
+    std::vector<std::string> step, status, request, response, error;
+    std::vector<int> attempts;
+    std::vector<I64> started, finished;
+    s << "SELECT step_id, status, attempts, started_at, finished_at, request, response, error"
+         " FROM run_steps WHERE run_id = $1 ORDER BY seq, step_id",
+        bind(static_cast<I64>(run)), into(step), into(status), into(attempts), into(started),
+        into(finished), into(request), into(response), into(error), now;
+    for (std::size_t i = 0; i < step.size(); ++i) {
+      r.steps.push_back(StepRecord{step[i], status[i], attempts[i], started[i], finished[i],
+                                   parse(request[i]), parse(response[i]), error[i]});
+    }
+    return r;
+  });
+}
+
+std::vector<Run> SqlStore::listRuns(const RunFilter& f) {
+  return transact("list runs", Tx::Read, [&](Session& s) {
+    Statement st(s);
+    std::string sql = std::string(kRunSelect) + " WHERE 1 = 1";
+    int n = 0;
+    auto next = [&] { return "$" + std::to_string(++n); };
+    std::vector<Poco::Data::AbstractBinding::Ptr> binds;
+    if (!f.flowId.empty()) {
+      sql += " AND flow_id = " + next();
+      binds.push_back(bind(f.flowId));
+    }
+    if (f.eventId != 0) {
+      sql += " AND event_id = " + next();
+      binds.push_back(bind(static_cast<I64>(f.eventId)));
+    }
+    if (!f.status.empty()) {
+      sql += " AND status = " + next();
+      binds.push_back(bind(f.status));
+    }
+    if (f.beforeId != 0) {
+      sql += " AND id < " + next();
+      binds.push_back(bind(static_cast<I64>(f.beforeId)));
+    }
+    sql += " ORDER BY id DESC LIMIT " + next();
+    binds.push_back(bind(static_cast<I64>(std::max(f.limit, 1))));
+    st << sql;
+    for (auto& b : binds) {
+      st, b;
+    }
+    return loadRuns(st);
+  });
+}
+
+// ---- plugin state ---------------------------------------------------------------------------
+
+std::optional<std::string> SqlStore::stateGet(const std::string& plugin,
+                                              const std::string& connection,
+                                              const std::string& key) {
+  return transact("state get", Tx::Read, [&](Session& s) -> std::optional<std::string> {
+    std::vector<std::string> value;
+    s << "SELECT state_value FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
+        bind(plugin), bind(connection), bind(key), into(value), now;
+    if (value.empty()) {
+      return std::nullopt;
+    }
+    return value.front();
+  });
+}
+
+void SqlStore::statePut(const std::string& plugin, const std::string& connection,
+                        const std::string& key, const std::string& value) {
+  transact("state put", Tx::Write, [&](Session& s) {
+    s << "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
+         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plugin, conn, state_key) DO UPDATE SET"
+         " state_value = excluded.state_value, updated_at = excluded.updated_at",
+        bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())), now;
+  });
+}
+
+void SqlStore::stateErase(const std::string& plugin, const std::string& connection,
+                          const std::string& key) {
+  transact("state erase", Tx::Write, [&](Session& s) {
+    s << "DELETE FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
+        bind(plugin), bind(connection), bind(key), now;
+  });
+}
+
+namespace {
+class StoreState : public sdk::State {
+ public:
+  StoreState(Store& store, std::string plugin, std::string connection)
+      : store_(store), plugin_(std::move(plugin)), connection_(std::move(connection)) {}
+  std::optional<std::string> get(std::string_view key) override {
+    return store_.stateGet(plugin_, connection_, std::string(key));
+  }
+  void put(std::string_view key, std::string_view value) override {
+    store_.statePut(plugin_, connection_, std::string(key), std::string(value));
+  }
+  void erase(std::string_view key) override {
+    store_.stateErase(plugin_, connection_, std::string(key));
+  }
+
+ private:
+  Store& store_;
+  std::string plugin_;
+  std::string connection_;
+};
+}  // namespace
+
+std::unique_ptr<sdk::State> Store::stateFor(const std::string& plugin,
+                                            const std::string& connection) {
+  return std::make_unique<StoreState>(*this, plugin, connection);
+}
+
+}  // namespace ferry::core::store
