@@ -40,5 +40,8 @@ void printError(const std::string& place, const std::string& code, const std::st
 void addPluginCommands(Cli& cli);
 void addCatalogCommands(Cli& cli);
 void addFlowCommands(Cli& cli);
+void addRunCommands(Cli& cli);
+void addHistoryCommands(Cli& cli);
+void addConnectionCommands(Cli& cli);
 
 }  // namespace ferry::core::cli

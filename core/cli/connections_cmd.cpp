@@ -8,6 +8,7 @@
 #include "cli/cli.hpp"
 #include "cli/runtime_setup.hpp"
 #include "engine/local_context.hpp"
+#include "ferry/sdk/validate.hpp"
 #include "flow/config.hpp"
 #include "secrets/masker.hpp"
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/local_context.hpp"
+#include "ferry/sdk/validate.hpp"
 #include "flow/validate.hpp"
 #include "log/log.hpp"
 #include "secrets/masker.hpp"
@@ -587,12 +588,13 @@ bool Engine::processOne(const std::string& workerId) {
         metrics_.counter("ferry_steps_retried_total", "Steps scheduled for another attempt.",
                          {{"flow", lf.flow.id}, {"kind", sdk::errorKindName(f.kind)}})
             .add();
+        // History first: once the event is settled another worker may pick it up at once.
+        store_.finishRun(run, "retry", reason);
         store_.retryLater(c.lease,
                           nowUs() + std::chrono::duration_cast<std::chrono::microseconds>(
                                         decision.delay)
                                         .count(),
                           reason);
-        store_.finishRun(run, "retry", reason);
         return true;
       }
       metrics_.counter("ferry_steps_failed_total", "Steps that failed for good.",
@@ -614,20 +616,20 @@ bool Engine::processOne(const std::string& workerId) {
         ne.payload = event.payload;
         ne.rawBody = event.rawBody;
         store_.enqueue(ne);
-        store_.complete(c.lease);
         store_.finishRun(run, "fallback", reason);
+        store_.complete(c.lease);
         return true;
       }
-      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
       store_.finishRun(run, "dead", reason);
+      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
       metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
                        {{"flow", lf.flow.id}})
           .add();
       return true;
     }
   }
-  store_.complete(c.lease);
   store_.finishRun(run, "done", "");
+  store_.complete(c.lease);
   metrics_.counter("ferry_events_done_total", "Events whose flow finished.", {{"flow", lf.flow.id}})
       .add();
   return true;
@@ -709,21 +711,6 @@ void Engine::pollerLoop() {
 
 void Engine::start() {
   running_ = true;
-  for (const auto& lf : flows_) {
-    if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Webhook) {
-      continue;
-    }
-    auto& conn = connection(lf->flow.trigger.connection);
-    CallContext ctx(*this, conn);
-    try {
-      lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
-      log::write(sdk::LogLevel::Info, "Webhook registered.",
-                 {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
-    } catch (const std::exception& e) {
-      log::write(sdk::LogLevel::Error, "A webhook could not be registered; events may be missed.",
-                 {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
-    }
-  }
   http::ServerOptions options;
   options.host = config_.bind;
   options.port = config_.port;
@@ -753,6 +740,24 @@ void Engine::start() {
   };
   server_ = std::make_unique<http::Server>(options, routes);
   server_->start();
+  if (config_.publicUrlDefaulted) {
+    config_.publicUrl = "http://" + config_.bind + ":" + std::to_string(server_->port());
+  }
+  for (const auto& lf : flows_) {
+    if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Webhook) {
+      continue;
+    }
+    auto& conn = connection(lf->flow.trigger.connection);
+    CallContext ctx(*this, conn);
+    try {
+      lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
+      log::write(sdk::LogLevel::Info, "Webhook registered.",
+                 {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
+    } catch (const std::exception& e) {
+      log::write(sdk::LogLevel::Error, "A webhook could not be registered; events may be missed.",
+                 {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
+    }
+  }
   for (int i = 0; i < config_.workers; ++i) {
     threads_.emplace_back(&Engine::workerLoop, this, "w" + std::to_string(::getpid()) + "-" +
                                                          std::to_string(i));

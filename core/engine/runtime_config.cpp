@@ -111,7 +111,8 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
       p.number(server, "queue_high_water", cfg.queueHighWater, 1L, 100000000L);
     }
   }
-  if (cfg.publicUrl.empty()) {
+  cfg.publicUrlDefaulted = cfg.publicUrl.empty();
+  if (cfg.publicUrlDefaulted) {
     cfg.publicUrl = "http://" + cfg.bind + ":" + std::to_string(cfg.port);
   }
 

@@ -22,6 +22,7 @@ struct RuntimeConfig {
   std::string bind = "127.0.0.1";
   unsigned short port = 8088;
   std::string publicUrl;                       // default: http://<bind>:<port>
+  bool publicUrlDefaulted = true;              // follow the port actually bound (port 0)
   std::size_t maxBodyBytes = 1 << 20;
   long queueHighWater = 10000;
   std::vector<std::filesystem::path> flowFiles;

@@ -88,8 +88,8 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& file
           "write `connections: {<name>: {plugin: <id>, scopes: [...]}}`");
     return config;
   }
-  static const std::initializer_list<std::string_view> kKeys = {"plugin", "scopes", "base_url",
-                                                                "auth", "settings"};
+  static const std::initializer_list<std::string_view> kKeys = {
+      "plugin", "scopes", "base_url", "auth", "settings", "secrets", "rate_limit"};
   for (auto it = connections.begin(); it != connections.end(); ++it) {
     ConnectionConfig c;
     c.connection.name = it->first.Scalar();
