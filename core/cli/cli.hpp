@@ -39,6 +39,10 @@ void printError(const std::string& place, const std::string& code, const std::st
 // Each group of subcommands lives in its own file and registers itself here.
 void addPluginCommands(Cli& cli);
 void addCatalogCommands(Cli& cli);
+void addFlowCommands(Cli& cli);
+void addRunCommands(Cli& cli);
+void addHistoryCommands(Cli& cli);
 void addConnectionCommands(Cli& cli);
+void addConnectionFieldsCommand(Cli& cli, CLI::App* connection);
 
 }  // namespace ferry::core::cli

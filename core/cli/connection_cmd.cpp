@@ -1,6 +1,6 @@
 // `ferry connection fields`: lists a service's field API names (for the connection setting
 // `field_map`) by running the connector's own field-listing action against a base URL.
-// Only this subcommand exists so far; the rest of `ferry connection` comes with the runtime.
+// Registered by addConnectionCommands (connections_cmd.cpp) under `ferry connection`.
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
@@ -11,10 +11,7 @@
 
 namespace ferry::core::cli {
 
-void addConnectionCommands(Cli& cli) {
-  auto* connection = cli.app.add_subcommand("connection", "Inspect connections to services");
-  connection->require_subcommand(1);
-
+void addConnectionFieldsCommand(Cli& cli, CLI::App* connection) {
   struct Options {
     std::string plugin = "umsatzio";
     std::string baseUrl;

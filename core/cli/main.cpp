@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
 
   cli::addPluginCommands(cli);
   cli::addCatalogCommands(cli);
+  cli::addFlowCommands(cli);
+  cli::addRunCommands(cli);
+  cli::addHistoryCommands(cli);
   cli::addConnectionCommands(cli);
 
   try {

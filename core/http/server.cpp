@@ -16,6 +16,8 @@ namespace ferry::core::http {
 
 namespace {
 
+constexpr std::size_t kDrainLimit = 16 << 20;
+
 Reply jsonReply(int status, const std::string& code, const std::string& message) {
   Reply r;
   r.status = status;
@@ -84,6 +86,11 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     }
     const auto length = req.getContentLength64();
     if (length > static_cast<Poco::Int64>(options_.maxBodyBytes)) {
+      // Read and drop a moderately large body, so that the client sees the 413 instead of a
+      // broken pipe; a huge one is cut off (the connection is closed after the answer).
+      if (length <= static_cast<Poco::Int64>(kDrainLimit)) {
+        req.stream().ignore(static_cast<std::streamsize>(length));
+      }
       return jsonReply(413, "too_large",
                        "body of " + std::to_string(length) + " bytes exceeds the limit of " +
                            std::to_string(options_.maxBodyBytes));

@@ -18,7 +18,7 @@ const std::vector<Migration>& migrations() {
            " trigger_op TEXT NOT NULL,"
            " record_key TEXT NOT NULL,"
            " payload TEXT NOT NULL,"
-           " raw_body {BLOB} NOT NULL,"
+           " raw_body {BLOB},"
            " received_at BIGINT NOT NULL,"
            " available_at BIGINT NOT NULL,"
            " attempts INTEGER NOT NULL DEFAULT 0,"

@@ -1,0 +1,67 @@
+// ferry run: the webhook server, the pollers and the workers, until SIGTERM.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli.hpp"
+#include "cli/runtime_setup.hpp"
+#include "engine/engine.hpp"
+#include "log/log.hpp"
+
+namespace ferry::core::cli {
+
+namespace {
+
+int waitForSignal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return sig;
+}
+
+}  // namespace
+
+void addRunCommands(Cli& cli) {
+  auto config = std::make_shared<std::string>("ferry.yaml");
+  auto* run = cli.app.add_subcommand("run", "Run the flows: webhook server, pollers and workers");
+  run->add_option("--config,-c", *config, "The config file")->capture_default_str();
+  run->callback([&cli, config] {
+    // Signals are handled by sigwait in this thread only; block them before threads start.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    for (;;) {
+      auto rt = RuntimeSetup::open(*config, cli);
+      if (!rt) {
+        return;  // exit code and errors already given
+      }
+      if (!rt->loadFlows(cli)) {
+        return;
+      }
+      rt->engine->start();
+      log::write(sdk::LogLevel::Info, "ferry is running.",
+                 {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
+                  {"flows", rt->engine->flows().size()},
+                  {"store", store::redactStoreUrl(rt->config.storeUrl)}});
+      std::cerr << "ferry: listening on " << rt->config.bind << ":" << rt->engine->port()
+                << " with " << rt->engine->flows().size() << " flow(s)" << std::endl;
+      const int sig = waitForSignal();
+      log::write(sdk::LogLevel::Info,
+                 sig == SIGHUP ? "Reloading flows and credentials." : "Stopping: draining work.",
+                 {{"signal", sig}});
+      rt->engine->stop();
+      if (sig != SIGHUP) {
+        return;
+      }
+    }
+  });
+}
+
+}  // namespace ferry::core::cli

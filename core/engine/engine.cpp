@@ -1,0 +1,783 @@
+#include "engine/engine.hpp"
+
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/local_context.hpp"
+#include "ferry/sdk/validate.hpp"
+#include "flow/validate.hpp"
+#include "log/log.hpp"
+#include "secrets/masker.hpp"
+
+namespace ferry::core::engine {
+
+using sdk::Json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string sha256Hex(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 15]);
+  }
+  return out;
+}
+
+store::TimeUs nowUs() { return store::systemNowUs(); }
+
+std::string pluginOf(std::string_view operationId) {
+  return std::string(operationId.substr(0, operationId.find('.')));
+}
+
+bool isUpdate(std::string_view operationId) {
+  return operationId.ends_with(".update") || operationId.ends_with(".upsert");
+}
+
+http::Reply jsonReply(int status, const Json& body) {
+  http::Reply r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+// The correlation table as the mapping language's correlate() sees it for one flow.
+class StoreCorrelations : public flow::CorrelationLookup {
+ public:
+  StoreCorrelations(store::Store& store, std::string source, std::string target)
+      : store_(store), source_(std::move(source)), target_(std::move(target)) {}
+  std::optional<std::string> find(std::string_view kind, std::string_view sourceId) override {
+    return store_.lookup(std::string(kind), source_, std::string(sourceId), target_);
+  }
+
+ private:
+  store::Store& store_;
+  std::string source_;
+  std::string target_;
+};
+
+}  // namespace
+
+// An HTTP client that keeps a connection under its rate budget and records every exchange
+// (masked) for run history and dead letters.
+class Engine::PacedHttp : public sdk::HttpClient {
+ public:
+  PacedHttp(Engine& engine, ConnectionRuntime& conn) : engine_(engine), conn_(conn) {}
+
+  sdk::HttpResponse send(const sdk::HttpRequest& request) override {
+    auto& budget = engine_.budgets_.get(conn_.connection.name, conn_.bucket, conn_.rateLimit,
+                                        conn_.rateInterval);
+    const bool shared = engine_.store_.engine() == "postgresql";
+    for (;;) {
+      auto wait = budget.reserve(Clock::now());
+      if (wait == 0ms && shared) {
+        const auto grant = engine_.store_.takeToken(
+            conn_.connection.name, conn_.bucket, nowUs(), conn_.rateLimit,
+            std::chrono::duration_cast<std::chrono::microseconds>(conn_.rateInterval));
+        if (!grant.granted) {
+          wait = std::max(1ms, std::chrono::duration_cast<std::chrono::milliseconds>(grant.wait));
+        }
+      }
+      if (wait == 0ms) {
+        break;
+      }
+      if (!engine_.running_) {
+        throw sdk::TransportError("ferry is stopping; the call was not sent");
+      }
+      engine_.metrics_
+          .counter("ferry_rate_budget_waits_total", "Calls delayed to stay within a rate budget.",
+                   {{"connection", conn_.connection.name}})
+          .add();
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(wait, 500ms));
+    }
+    const auto& masker = secrets::Masker::global();
+    Json exchange = {{"request",
+                      {{"method", request.method},
+                       {"url", masker.maskText(request.url)},
+                       {"headers", Json::object()},
+                       {"body", masker.maskText(request.body)}}}};
+    for (const auto& [k, v] : masker.maskHeaders(request.headers)) {
+      exchange["request"]["headers"][k] = v;
+    }
+    const auto started = Clock::now();
+    try {
+      auto response = engine_.http_.send(request);
+      exchange["response"] = {{"status", response.status},
+                              {"body", masker.maskText(response.body)},
+                              {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         Clock::now() - started)
+                                         .count()}};
+      engine_.metrics_
+          .counter("ferry_http_requests_total", "HTTP requests sent to services.",
+                   {{"connection", conn_.connection.name},
+                    {"status", std::to_string(response.status)}})
+          .add();
+      exchanges.push_back(std::move(exchange));
+      return response;
+    } catch (const sdk::TransportError& e) {
+      exchange["response"] = {{"error", masker.maskText(e.what())}};
+      exchanges.push_back(std::move(exchange));
+      throw;
+    }
+  }
+
+  std::vector<Json> exchanges;
+
+ private:
+  Engine& engine_;
+  ConnectionRuntime& conn_;
+};
+
+// The Context lent to a plugin for one call.
+class Engine::CallContext : public sdk::Context {
+ public:
+  CallContext(Engine& engine, ConnectionRuntime& conn)
+      : engine_(engine), conn_(conn), http_(engine, conn), logger_(conn.connection.plugin) {}
+
+  const sdk::Connection& connection() override { return conn_.connection; }
+  sdk::HttpClient& http() override { return http_; }
+  sdk::State& state() override { return *conn_.state; }
+  sdk::Secrets& secrets() override { return *conn_.secrets; }
+  sdk::Logger& log() override { return logger_; }
+  sdk::Clock& clock() override { return clock_; }
+  void reportRateLimit(const sdk::RateLimitReport& report) override {
+    const std::string bucket = report.bucket.empty() ? conn_.bucket : report.bucket;
+    engine_.budgets_.get(conn_.connection.name, bucket, conn_.rateLimit, conn_.rateInterval)
+        .observe(report, Clock::now());
+    if (report.remaining) {
+      engine_.metrics_
+          .gauge("ferry_rate_budget_remaining", "Calls left in the current rate window, as the "
+                                                "service reported.",
+                 {{"connection", conn_.connection.name}, {"bucket", bucket}})
+          .set(static_cast<double>(*report.remaining));
+    }
+    if (report.dailyRemaining) {
+      engine_.metrics_
+          .gauge("ferry_rate_budget_daily_remaining", "Calls left today, as the service reported.",
+                 {{"connection", conn_.connection.name}, {"bucket", bucket}})
+          .set(static_cast<double>(*report.dailyRemaining));
+    }
+  }
+
+  PacedHttp& paced() { return http_; }
+
+ private:
+  Engine& engine_;
+  ConnectionRuntime& conn_;
+  PacedHttp http_;
+  log::PluginLogger logger_;
+  SystemClock clock_;
+};
+
+// Why a step did not finish, and what to do about it.
+struct Engine::StepFailure {
+  sdk::ErrorKind kind = sdk::ErrorKind::Permanent;
+  std::string code;
+  std::string message;
+  std::optional<std::chrono::milliseconds> retryAfter;
+  int attempts = 0;  // of this step, 0 when it never reached its call
+  Json request;
+  Json response;
+  const flow::Step* step = nullptr;
+};
+
+Engine::Engine(RuntimeConfig config, const catalog::Catalog& catalog, store::Store& store,
+               secrets::CredentialsFile* credentials)
+    : config_(std::move(config)), catalog_(catalog), store_(store), credentials_(credentials) {}
+
+Engine::~Engine() { stop(); }
+
+ConnectionRuntime& Engine::connection(const std::string& name) {
+  std::lock_guard lock(connectionsMutex_);
+  auto& slot = connections_[name];
+  if (slot) {
+    return *slot;
+  }
+  const auto* cfg = config_.base.find(name);
+  if (cfg == nullptr) {
+    throw std::runtime_error("connection '" + name + "' is not configured");
+  }
+  slot = std::make_unique<ConnectionRuntime>();
+  slot->connection = cfg->connection;
+  auto rt = config_.connections.find(name);
+  std::map<std::string, std::string> env;
+  if (rt != config_.connections.end()) {
+    env = rt->second.secretEnv;
+    slot->rateLimit = rt->second.rateLimit;
+    slot->rateInterval = rt->second.rateInterval;
+    if (!rt->second.bucketSetting.empty()) {
+      slot->bucket = slot->connection.settings.value(rt->second.bucketSetting, "");
+    }
+  }
+  if (slot->bucket.empty()) {
+    slot->bucket = slot->connection.settings.value("location_id", name);
+  }
+  slot->secrets = std::make_unique<secrets::ConnectionSecrets>(name, env, credentials_);
+  slot->state = store_.stateFor(slot->connection.plugin, name);
+  return *slot;
+}
+
+std::vector<flow::Diagnostic> Engine::loadFlows() {
+  std::vector<flow::Diagnostic> diagnostics;
+  std::vector<flow::Flow> parsed;
+  std::vector<std::string> hashes;
+  for (const auto& file : config_.flowFiles) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      diagnostics.push_back({file.string(), {}, "io_error", "cannot read the flow file",
+                             "check the path under `flows:` in " + config_.file.string()});
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto f = flow::parseFlow(text.str(), file.string(), diagnostics)) {
+      parsed.push_back(std::move(*f));
+      hashes.push_back(sha256Hex(text.str()));
+    }
+  }
+  flow::validate(parsed, catalog_, &config_.base, diagnostics);
+  if (!diagnostics.empty()) {
+    return diagnostics;
+  }
+  flows_.clear();
+  byRoute_.clear();
+  byId_.clear();
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    auto lf = std::make_unique<LoadedFlow>();
+    lf->flow = std::move(parsed[i]);
+    lf->hash = hashes[i];
+    const auto entry = catalog_.find(lf->flow.trigger.use);
+    lf->triggerSpec = entry.operation;
+    lf->triggerPlugin = pluginOf(lf->flow.trigger.use);
+    const auto* plugin = catalog_.plugin(lf->triggerPlugin);
+    lf->trigger = plugin == nullptr ? nullptr : plugin->connector->trigger(lf->flow.trigger.use);
+    for (const auto& step : lf->flow.steps) {
+      const auto p = pluginOf(step.use);
+      if (p != lf->triggerPlugin) {
+        lf->targetPlugin = p;
+        break;
+      }
+    }
+    flow::EvalEnv env;
+    lf->filters = flow::evaluate(lf->flow.trigger.with, env);
+    byRoute_[lf->flow.id] = lf.get();
+    byId_[lf->flow.id] = lf.get();
+    flows_.push_back(std::move(lf));
+  }
+  return diagnostics;
+}
+
+std::string Engine::webhookUrl(const LoadedFlow& lf) const {
+  return config_.publicUrl + "/hooks/" + lf.flow.id;
+}
+
+http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest& request) {
+  auto it = byRoute_.find(route);
+  if (it == byRoute_.end()) {
+    return jsonReply(404, {{"error", "unknown_route"}, {"message", "no flow listens here"}});
+  }
+  const LoadedFlow& lf = *it->second;
+  auto& received = metrics_.counter("ferry_webhooks_total", "Webhook requests received.",
+                                    {{"flow", lf.flow.id}});
+  received.add();
+  store::QueueStats stats;
+  try {
+    stats = store_.queueStats();
+  } catch (const store::StoreError& e) {
+    log::write(sdk::LogLevel::Error, "The store is unavailable; webhooks are refused for now.",
+               {{"error", e.what()}});
+    auto r = jsonReply(429, {{"error", "store_unavailable"}, {"message", "try again later"}});
+    r.headers = {{"Retry-After", "30"}};
+    return r;
+  }
+  if (stats.queued >= config_.queueHighWater) {
+    metrics_.counter("ferry_webhooks_throttled_total", "Webhooks answered 429 (queue full).")
+        .add();
+    auto r = jsonReply(429, {{"error", "queue_full"},
+                             {"message", "the queue is over its high-water mark; retry later"}});
+    r.headers = {{"Retry-After", "10"}};
+    return r;
+  }
+  auto& conn = connection(lf.flow.trigger.connection);
+  CallContext ctx(*this, conn);
+  std::vector<sdk::Event> events;
+  try {
+    events = lf.trigger->receive(ctx, lf.filters, request);
+  } catch (const sdk::WebhookRejected& e) {
+    metrics_.counter("ferry_webhooks_rejected_total", "Webhook requests refused.",
+                     {{"flow", lf.flow.id}, {"code", e.code}})
+        .add();
+    log::write(sdk::LogLevel::Warn, "A webhook request was refused.",
+               {{"flow", lf.flow.id}, {"code", e.code}, {"reason", e.what()}});
+    return jsonReply(e.status, {{"error", e.code}, {"message", e.what()}});
+  }
+  Json ids = Json::array();
+  try {
+    for (const auto& e : events) {
+      store::NewEvent ne;
+      ne.source = lf.triggerPlugin + ".webhook";
+      ne.sourceEventId = e.id.empty() ? sha256Hex(request.body) : e.id;
+      ne.flowId = lf.flow.id;
+      ne.triggerOp = lf.flow.trigger.use;
+      ne.recordKey = e.recordKey.empty() ? "" : lf.triggerPlugin + ":" + e.recordKey;
+      ne.payload = e.payload;
+      ne.rawBody = request.body;
+      const auto result = store_.enqueue(ne);
+      ids.push_back(result.id);
+      metrics_.counter("ferry_events_received_total", "Events durably queued.",
+                       {{"flow", lf.flow.id}, {"duplicate", result.created ? "false" : "true"}})
+          .add();
+    }
+  } catch (const store::StoreError& e) {
+    log::write(sdk::LogLevel::Error, "An event could not be stored; the sender is asked to retry.",
+               {{"flow", lf.flow.id}, {"error", e.what()}});
+    auto r = jsonReply(429, {{"error", "store_unavailable"}, {"message", "try again later"}});
+    r.headers = {{"Retry-After", "30"}};
+    return r;
+  }
+  return jsonReply(200, {{"accepted", ids.size()}, {"ids", ids}});
+}
+
+void Engine::pollOnce(const LoadedFlow& lf) {
+  auto& conn = connection(lf.flow.trigger.connection);
+  CallContext ctx(*this, conn);
+  const std::string key = lf.flow.id + ":" + lf.flow.trigger.use;
+  const auto cursor = store_.pollCursor(key).value_or(Json());
+  auto result = lf.trigger->poll(ctx, lf.filters, cursor);
+  std::vector<store::NewEvent> events;
+  for (const auto& e : result.events) {
+    store::NewEvent ne;
+    ne.source = lf.triggerPlugin + ".poll";
+    ne.sourceEventId = e.id;
+    ne.flowId = lf.flow.id;
+    ne.triggerOp = lf.flow.trigger.use;
+    ne.recordKey = e.recordKey.empty() ? "" : lf.triggerPlugin + ":" + e.recordKey;
+    ne.payload = e.payload;
+    events.push_back(std::move(ne));
+  }
+  store_.commitPoll(key, result.cursor, events);
+  metrics_.counter("ferry_polls_total", "Polls run.", {{"flow", lf.flow.id}}).add();
+}
+
+void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::Claimed& claimed,
+                     store::RunId run, Json& outputs) {
+  const auto& event = claimed.event;
+  const auto& masker = secrets::Masker::global();
+  store::StepRecord record;
+  record.stepId = step.id;
+  record.startedAt = nowUs();
+
+  if (auto done = store_.journalGet(event.id, step.id)) {
+    if (done->status == store::StepStatus::Done) {
+      outputs[step.id] = done->output;
+      return;  // ran in an earlier attempt: the journal keeps its output
+    }
+    if (done->status == store::StepStatus::Skipped) {
+      return;
+    }
+  }
+  StoreCorrelations correlations(store_, lf.triggerPlugin, lf.targetPlugin);
+  flow::EvalEnv env;
+  env.event = &event.payload;
+  env.steps = &outputs;
+  env.correlations = &correlations;
+  env.now = std::chrono::system_clock::now();
+
+  StepFailure failure;
+  failure.step = &step;
+  auto fail = [&](sdk::ErrorKind kind, std::string code, std::string message) {
+    failure.kind = kind;
+    failure.code = std::move(code);
+    failure.message = std::move(message);
+    throw failure;
+  };
+
+  Json input;
+  try {
+    if (step.when && !flow::truthy(flow::evaluate(*step.when, env))) {
+      store_.journalBegin(event.id, step.id, "", Json::object());
+      store_.journalFinish(event.id, step.id, store::StepStatus::Skipped, Json(), Json());
+      record.status = "skipped";
+      record.finishedAt = nowUs();
+      store_.recordStep(run, record);
+      return;
+    }
+    input = flow::evaluate(step.with, env);
+  } catch (const flow::EvalError& e) {
+    fail(sdk::ErrorKind::Invalid, "mapping", std::string("a mapping failed: ") + e.what());
+  }
+
+  const auto entry = catalog_.find(step.use);
+  const auto* plugin = catalog_.plugin(pluginOf(step.use));
+  sdk::Action* action = plugin == nullptr ? nullptr : plugin->connector->action(step.use);
+  if (entry.operation == nullptr || action == nullptr) {
+    fail(sdk::ErrorKind::Permanent, "unknown_operation",
+         "operation '" + step.use + "' is not loaded");
+  }
+  input = sdk::applyDefaults(entry.operation->input, input);
+  auto& conn = connection(step.connection);
+  // Inputs the connection fills (locationId from location_id) are the connector's business;
+  // an issue for one of them is not an error here.
+  std::string problems;
+  for (const auto& issue : sdk::validate(entry.operation->input, input)) {
+    if (issue.code == "missing" && flow::settingFills(conn.connection, issue.path)) {
+      continue;
+    }
+    problems += (problems.empty() ? "" : "; ") + issue.message;
+  }
+  if (!problems.empty()) {
+    record.request = masker.maskJson(input);
+    fail(sdk::ErrorKind::Invalid, "invalid_input", "the mapped input is invalid: " + problems);
+  }
+
+  // No-op suppression: an update with exactly the inputs this step last sent for this record
+  // would change nothing.
+  const std::string inputHash = sha256Hex(input.dump());
+  const std::string sentKey = "sent:" + lf.flow.id + ":" + step.id + ":" + event.recordKey;
+  if (isUpdate(step.use) && !event.recordKey.empty()) {
+    if (auto last = conn.state->get(sentKey)) {
+      const Json saved = Json::parse(*last, nullptr, false);
+      if (saved.is_object() && saved.value("hash", "") == inputHash) {
+        outputs[step.id] = saved["output"];
+        store_.journalBegin(event.id, step.id, "", masker.maskJson(input));
+        store_.journalFinish(event.id, step.id, store::StepStatus::Done, saved["output"],
+                             Json{{"unchanged", true}});
+        record.status = "unchanged";
+        record.finishedAt = nowUs();
+        store_.recordStep(run, record);
+        metrics_.counter("ferry_calls_suppressed_total", "Updates not sent: nothing changed.",
+                         {{"flow", lf.flow.id}, {"step", step.id}})
+            .add();
+        return;
+      }
+    }
+  }
+
+  const std::string key = sha256Hex(event.source + ":" + event.sourceEventId + ":" +
+                                    lf.flow.id + ":" + step.id)
+                              .substr(0, 32);
+  const auto journal = store_.journalBegin(event.id, step.id, key, masker.maskJson(input));
+  record.attempts = journal.attempts;
+  failure.attempts = journal.attempts;
+
+  CallContext ctx(*this, conn);
+  const auto started = Clock::now();
+  Json output;
+  try {
+    output = action->invoke(input, ctx);
+  } catch (const sdk::OperationError& e) {
+    failure.retryAfter = e.retryAfter;
+    if (!ctx.paced().exchanges.empty()) {
+      failure.request = ctx.paced().exchanges.back()["request"];
+      failure.response = ctx.paced().exchanges.back().value("response", Json());
+    }
+    record.request = failure.request;
+    record.response = failure.response;
+    fail(e.kind, e.code, masker.maskText(e.what()));
+  } catch (const sdk::TransportError& e) {
+    if (!ctx.paced().exchanges.empty()) {
+      failure.request = ctx.paced().exchanges.back()["request"];
+    }
+    fail(sdk::ErrorKind::Transient, "transport", masker.maskText(e.what()));
+  } catch (const std::exception& e) {
+    fail(sdk::ErrorKind::Permanent, "plugin_error",
+         "the plugin failed: " + masker.maskText(e.what()));
+  }
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - started).count();
+  metrics_
+      .histogram("ferry_step_duration_seconds", "Time a step's call took.",
+                 {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+                 {{"flow", lf.flow.id}, {"step", step.id}})
+      .observe(seconds);
+
+  Json exchanges = Json::array();
+  for (auto& x : ctx.paced().exchanges) {
+    exchanges.push_back(x);
+  }
+  store_.journalFinish(event.id, step.id, store::StepStatus::Done, output, exchanges);
+  outputs[step.id] = output;
+  if (step.correlate) {
+    const Json source = flow::evaluate(step.correlate->source, env);
+    const Json target = flow::evaluate(step.correlate->target, env);
+    if (source.is_string() && target.is_string() && !source.get<std::string>().empty() &&
+        !target.get<std::string>().empty()) {
+      store_.correlate({step.correlate->kind, lf.triggerPlugin, source.get<std::string>(),
+                        pluginOf(step.use), target.get<std::string>()},
+                       true);
+    }
+  }
+  if (isUpdate(step.use) && !event.recordKey.empty()) {
+    conn.state->put(sentKey, Json{{"hash", inputHash}, {"output", output}}.dump());
+  }
+  record.status = "done";
+  record.finishedAt = nowUs();
+  if (!exchanges.empty()) {
+    record.request = exchanges.back()["request"];
+    record.response = exchanges.back().value("response", Json());
+  }
+  store_.recordStep(run, record);
+}
+
+bool Engine::processOne(const std::string& workerId) {
+  store::ClaimOptions options;
+  options.limit = 1;
+  options.leaseDuration = std::chrono::duration_cast<std::chrono::microseconds>(config_.lease);
+  options.coalesce = true;
+  auto claimed = store_.claim(workerId, options);
+  if (claimed.empty()) {
+    return false;
+  }
+  const auto& c = claimed.front();
+  const auto& event = c.event;
+  if (!event.coalesced.empty()) {
+    metrics_.counter("ferry_events_coalesced_total", "Queued events merged into a newer one.")
+        .add(static_cast<double>(event.coalesced.size()));
+  }
+  auto flowIt = byId_.find(event.flowId);
+  if (flowIt == byId_.end()) {
+    store_.deadLetter(c.lease, "flow '" + event.flowId + "' is not loaded", Json(), Json());
+    return true;
+  }
+  const LoadedFlow& lf = *flowIt->second;
+  store::RunStart start;
+  start.eventId = event.id;
+  start.flowId = lf.flow.id;
+  start.flowVersion = std::to_string(lf.flow.version);
+  start.flowHash = lf.hash;
+  start.workerId = workerId;
+  start.attempt = c.lease.attempt;
+  const auto run = store_.beginRun(start);
+
+  Json outputs = Json::object();
+  for (const auto& step : lf.flow.steps) {
+    try {
+      runStep(lf, step, c, run, outputs);
+    } catch (StepFailure& f) {
+      store::StepRecord record;
+      record.stepId = step.id;
+      record.status = "failed";
+      record.error = f.code + ": " + f.message;
+      record.request = f.request;
+      record.response = f.response;
+      record.finishedAt = nowUs();
+      store_.recordStep(run, record);
+
+      const auto& policy = step.onError;
+      RetryPolicy retry = config_.retry;
+      retry.maxAttempts = policy.maxAttempts;
+      retry.initial = policy.delay;
+      if (policy.backoff == "fixed") {
+        retry.multiplier = 1.0;
+      }
+      RetryDecision decision;
+      {
+        std::lock_guard lock(rngMutex_);
+        decision = decideRetry(retry, f.attempts > 0 ? f.attempts : c.lease.attempt, f.kind,
+                                f.retryAfter, rng_);
+      }
+      const std::string reason = step.id + ": " + f.message;
+      if (decision.retry) {
+        metrics_.counter("ferry_steps_retried_total", "Steps scheduled for another attempt.",
+                         {{"flow", lf.flow.id}, {"kind", sdk::errorKindName(f.kind)}})
+            .add();
+        // History first: once the event is settled another worker may pick it up at once.
+        store_.finishRun(run, "retry", reason);
+        store_.retryLater(c.lease,
+                          nowUs() + std::chrono::duration_cast<std::chrono::microseconds>(
+                                        decision.delay)
+                                        .count(),
+                          reason);
+        return true;
+      }
+      metrics_.counter("ferry_steps_failed_total", "Steps that failed for good.",
+                       {{"flow", lf.flow.id}, {"kind", sdk::errorKindName(f.kind)}})
+          .add();
+      using P = flow::OnError::Policy;
+      if (policy.then == P::Skip) {
+        store_.journalFinish(event.id, step.id, store::StepStatus::Skipped, Json(),
+                             f.response);
+        continue;
+      }
+      if (policy.then == P::Fallback && byId_.count(policy.fallback) != 0) {
+        store::NewEvent ne;
+        ne.source = "fallback:" + lf.flow.id;
+        ne.sourceEventId = event.sourceEventId;
+        ne.flowId = policy.fallback;
+        ne.triggerOp = event.triggerOp;
+        ne.recordKey = event.recordKey;
+        ne.payload = event.payload;
+        ne.rawBody = event.rawBody;
+        store_.enqueue(ne);
+        store_.finishRun(run, "fallback", reason);
+        store_.complete(c.lease);
+        return true;
+      }
+      store_.finishRun(run, "dead", reason);
+      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
+      metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
+                       {{"flow", lf.flow.id}})
+          .add();
+      return true;
+    }
+  }
+  store_.finishRun(run, "done", "");
+  store_.complete(c.lease);
+  metrics_.counter("ferry_events_done_total", "Events whose flow finished.", {{"flow", lf.flow.id}})
+      .add();
+  return true;
+}
+
+void Engine::refreshGauges() {
+  try {
+    const auto stats = store_.queueStats();
+    metrics_.gauge("ferry_queue_depth", "Events waiting to run.").set(static_cast<double>(stats.queued));
+    metrics_.gauge("ferry_events_running", "Events being run.").set(static_cast<double>(stats.running));
+    metrics_.gauge("ferry_dead_letters", "Dead letters not yet replayed or discarded.")
+        .set(static_cast<double>(stats.dead));
+    const double age = stats.oldestQueuedAt == 0
+                           ? 0
+                           : static_cast<double>(nowUs() - stats.oldestQueuedAt) / 1e6;
+    metrics_.gauge("ferry_oldest_event_age_seconds", "Age of the oldest unfinished event.")
+        .set(age);
+  } catch (const store::StoreError&) {
+    metrics_.counter("ferry_store_errors_total", "Store calls that failed.").add();
+  }
+  budgets_.forEach([this](const std::string& connection, const std::string& bucket,
+                          RateBudget& budget) {
+    metrics_
+        .gauge("ferry_rate_budget_available", "Calls ferry may still start in this window.",
+               {{"connection", connection}, {"bucket", bucket}})
+        .set(static_cast<double>(budget.available(Clock::now())));
+  });
+}
+
+void Engine::workerLoop(std::string workerId) {
+  auto idle = 20ms;
+  while (running_) {
+    bool worked = false;
+    try {
+      worked = processOne(workerId);
+    } catch (const store::StoreError& e) {
+      log::write(sdk::LogLevel::Error, "A worker could not reach the store; it will retry.",
+                 {{"worker", workerId}, {"error", e.what()}, {"kind", store::toString(e.kind())}});
+      std::this_thread::sleep_for(1s);
+    } catch (const std::exception& e) {
+      log::write(sdk::LogLevel::Error, "A worker hit an unexpected error; it carries on.",
+                 {{"worker", workerId}, {"error", secrets::Masker::global().maskText(e.what())}});
+      std::this_thread::sleep_for(200ms);
+    }
+    if (worked) {
+      idle = 20ms;
+    } else {
+      std::this_thread::sleep_for(idle);
+      idle = std::min(idle * 2, std::chrono::milliseconds(500));
+    }
+  }
+}
+
+void Engine::pollerLoop() {
+  std::map<std::string, Clock::time_point> due;
+  while (running_) {
+    for (const auto& lf : flows_) {
+      if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Poll) {
+        continue;
+      }
+      auto& next = due[lf->flow.id];
+      if (Clock::now() < next) {
+        continue;
+      }
+      next = Clock::now() + config_.pollInterval;
+      try {
+        pollOnce(*lf);
+      } catch (const std::exception& e) {
+        log::write(sdk::LogLevel::Warn, "A poll failed; the next one retries from the same cursor.",
+                   {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
+      }
+    }
+    refreshGauges();
+    for (int i = 0; i < 10 && running_; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+}
+
+void Engine::start() {
+  running_ = true;
+  http::ServerOptions options;
+  options.host = config_.bind;
+  options.port = config_.port;
+  options.maxBodyBytes = config_.maxBodyBytes;
+  http::Routes routes;
+  routes.webhook = [this](const std::string& route, const sdk::WebhookRequest& req) {
+    return receive(route, req);
+  };
+  routes.metrics = [this] {
+    refreshGauges();
+    http::Reply r;
+    r.contentType = "text/plain; version=0.0.4";
+    r.body = secrets::Masker::global().maskText(metrics_.render());
+    return r;
+  };
+  routes.health = [] { return http::Reply{200, "text/plain", "ok\n", {}}; };
+  routes.ready = [this] {
+    try {
+      const auto stats = store_.queueStats();
+      if (stats.queued >= config_.queueHighWater) {
+        return http::Reply{503, "text/plain", "queue over its high-water mark\n", {}};
+      }
+      return http::Reply{200, "text/plain", "ready\n", {}};
+    } catch (const store::StoreError& e) {
+      return http::Reply{503, "text/plain", std::string("store unavailable\n"), {}};
+    }
+  };
+  server_ = std::make_unique<http::Server>(options, routes);
+  server_->start();
+  if (config_.publicUrlDefaulted) {
+    config_.publicUrl = "http://" + config_.bind + ":" + std::to_string(server_->port());
+  }
+  for (const auto& lf : flows_) {
+    if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Webhook) {
+      continue;
+    }
+    auto& conn = connection(lf->flow.trigger.connection);
+    CallContext ctx(*this, conn);
+    try {
+      lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
+      log::write(sdk::LogLevel::Info, "Webhook registered.",
+                 {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
+    } catch (const std::exception& e) {
+      log::write(sdk::LogLevel::Error, "A webhook could not be registered; events may be missed.",
+                 {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
+    }
+  }
+  for (int i = 0; i < config_.workers; ++i) {
+    threads_.emplace_back(&Engine::workerLoop, this, "w" + std::to_string(::getpid()) + "-" +
+                                                         std::to_string(i));
+  }
+  threads_.emplace_back(&Engine::pollerLoop, this);
+}
+
+void Engine::stop() {
+  if (!running_.exchange(false)) {
+    return;
+  }
+  if (server_) {
+    server_->stop();
+  }
+  for (auto& t : threads_) {
+    t.join();
+  }
+  threads_.clear();
+}
+
+unsigned short Engine::port() const { return server_ ? server_->port() : 0; }
+
+}  // namespace ferry::core::engine

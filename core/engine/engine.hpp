@@ -1,0 +1,106 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "engine/budget.hpp"
+#include "engine/runtime_config.hpp"
+#include "flow/flow.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "metrics/metrics.hpp"
+#include "secrets/credentials.hpp"
+#include "store/store.hpp"
+
+namespace ferry::core::engine {
+
+// One flow as the runtime runs it: parsed, validated, and bound to its trigger.
+struct LoadedFlow {
+  flow::Flow flow;
+  std::string hash;             // sha256 of the file's bytes: the version that ran
+  const sdk::OperationSpec* triggerSpec = nullptr;
+  sdk::Trigger* trigger = nullptr;
+  std::string triggerPlugin;
+  std::string targetPlugin;     // the plugin the flow's steps write to (for correlations)
+  sdk::Json filters;            // the trigger's `with:`, evaluated once
+};
+
+// Everything the runtime keeps per configured connection.
+struct ConnectionRuntime {
+  sdk::Connection connection;
+  std::unique_ptr<secrets::ConnectionSecrets> secrets;
+  std::unique_ptr<sdk::State> state;
+  long rateLimit = 100;
+  std::chrono::milliseconds rateInterval{10000};
+  std::string bucket;
+};
+
+// The runtime: intake (webhooks, pollers), workers, and everything they share. Built by
+// `ferry run`, `ferry demo` and the end-to-end tests. Thread-safe after start().
+class Engine {
+ public:
+  Engine(RuntimeConfig config, const catalog::Catalog& catalog, store::Store& store,
+         secrets::CredentialsFile* credentials);
+  ~Engine();
+
+  // Parses and validates every flow of the config. Returns the diagnostics; the engine is usable
+  // only when there are none.
+  std::vector<flow::Diagnostic> loadFlows();
+  // Registers webhooks with the services (idempotent) and starts the server, the workers and
+  // the pollers.
+  void start();
+  // Stops taking events, lets in-flight steps finish (or their leases expire), joins threads.
+  void stop();
+
+  // The webhook route of one flow: verifies, parses and durably enqueues the request's events
+  // before answering 2xx. Public for tests.
+  http::Reply receive(const std::string& route, const sdk::WebhookRequest& request);
+  // Claims and processes at most one event. Returns false when nothing was claimable.
+  bool processOne(const std::string& workerId);
+  // Runs one poll of a polling flow and commits its cursor with its events.
+  void pollOnce(const LoadedFlow& flow);
+
+  unsigned short port() const;
+  metrics::Registry& metrics() { return metrics_; }
+  const std::vector<std::unique_ptr<LoadedFlow>>& flows() const { return flows_; }
+  std::string webhookUrl(const LoadedFlow& flow) const;
+
+ private:
+  class CallContext;
+  class PacedHttp;
+  struct StepFailure;
+
+  ConnectionRuntime& connection(const std::string& name);
+  void runStep(const LoadedFlow& lf, const flow::Step& step, const store::Claimed& claimed,
+               store::RunId run, sdk::Json& outputs);
+  void workerLoop(std::string workerId);
+  void pollerLoop();
+  void refreshGauges();
+
+  RuntimeConfig config_;
+  const catalog::Catalog& catalog_;
+  store::Store& store_;
+  secrets::CredentialsFile* credentials_;
+  http::Client http_;
+  Budgets budgets_;
+  metrics::Registry metrics_;
+  std::vector<std::unique_ptr<LoadedFlow>> flows_;
+  std::map<std::string, LoadedFlow*, std::less<>> byRoute_;
+  std::map<std::string, LoadedFlow*, std::less<>> byId_;
+  std::map<std::string, std::unique_ptr<ConnectionRuntime>, std::less<>> connections_;
+  std::mutex connectionsMutex_;
+  std::unique_ptr<http::Server> server_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> running_{false};
+  std::mutex rngMutex_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace ferry::core::engine
