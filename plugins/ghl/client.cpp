@@ -344,7 +344,8 @@ sdk::Json Tokens::fetchLocationToken(sdk::Context& ctx, std::string locationId) 
     throw mapError(response, "oauth.write");
   }
   auto answer = sdk::Json::parse(response.body, nullptr, false);
-  if (!answer.is_object() || !answer.contains("access_token") || !answer["access_token"].is_string()) {
+  if (!answer.is_object() || !answer.contains("access_token") ||
+      !answer["access_token"].is_string()) {
     throw sdk::OperationError(sdk::ErrorKind::Transient, "ghl.oauth_bad_answer",
                               "GHL answered the location token request without an access_token.");
   }

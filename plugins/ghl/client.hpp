@@ -41,10 +41,10 @@ std::optional<sdk::RateLimitReport> rateLimitReport(const sdk::HttpResponse& res
 // before `expires_at` and once after a 401. Agency OAuth (auth "agency_oauth") keeps the same
 // secrets for the agency (Company) token and calls with a location token obtained from
 // POST /oauth/locationToken for the settings company_id and location_id, stored as
-// `location_access_token` / `location_expires_at` and fetched again before expiry or after a 401. GHL refresh tokens are single-use: the new one is
-// stored with Secrets::put before anything uses it, and concurrent refreshes of one connection
-// are serialised so that a refresh token is never spent twice.
-// Thread-safe; one instance per connector, shared by every operation.
+// `location_access_token` / `location_expires_at` and fetched again before expiry or after a 401.
+// GHL refresh tokens are single-use: the new one is stored with Secrets::put before anything uses
+// it, and concurrent refreshes of one connection are serialised so that a refresh token is never
+// spent twice. Thread-safe; one instance per connector, shared by every operation.
 class Tokens {
  public:
   // The token to send now. Refreshes first when an OAuth token expires within a minute.

@@ -88,19 +88,30 @@ sdk::ConnectorSpec connectorSpec() {
        "and refreshed like oauth2, and each call uses a location token from /oauth/locationToken "
        "for the settings company_id and location_id.",
        {sdk::str("client_id").require().withFormat("secret").describe("The app's client id."),
-        sdk::str("client_secret").require().withFormat("secret").describe("The app's client secret."),
-        sdk::str("refresh_token").require().withFormat("secret").describe(
-            "The agency refresh token; single-use, replaced by the plugin on every refresh."),
-        sdk::str("access_token").withFormat("secret").describe(
-            "The agency access token (written by the plugin)."),
-        sdk::str("expires_at").withFormat("secret").describe(
-            "Expiry of the agency access token, Unix seconds (written by the plugin)."),
-        sdk::str("location_access_token").withFormat("secret").describe(
-            "The location token in use (written by the plugin)."),
-        sdk::str("location_expires_at").withFormat("secret").describe(
-            "Expiry of the location token, Unix seconds (written by the plugin)."),
-        sdk::str("company_id").require().describe(
-            "Setting: the agency (company) id that installed the app.")}},
+        sdk::str("client_secret")
+            .require()
+            .withFormat("secret")
+            .describe("The app's client secret."),
+        sdk::str("refresh_token")
+            .require()
+            .withFormat("secret")
+            .describe(
+                "The agency refresh token; single-use, replaced by the plugin on every refresh."),
+        sdk::str("access_token")
+            .withFormat("secret")
+            .describe("The agency access token (written by the plugin)."),
+        sdk::str("expires_at")
+            .withFormat("secret")
+            .describe("Expiry of the agency access token, Unix seconds (written by the plugin)."),
+        sdk::str("location_access_token")
+            .withFormat("secret")
+            .describe("The location token in use (written by the plugin)."),
+        sdk::str("location_expires_at")
+            .withFormat("secret")
+            .describe("Expiry of the location token, Unix seconds (written by the plugin)."),
+        sdk::str("company_id")
+            .require()
+            .describe("Setting: the agency (company) id that installed the app.")}},
   };
   return spec;
 }
@@ -130,7 +141,9 @@ class GhlConnector : public sdk::BasicConnector {
   }
 
  private:
-  Tokens tokens_;  // declared before use: BasicConnector's operations only keep references
+  // Shared by every operation (they keep a reference); created before the constructor body
+  // adds them, and never used while the connector is destroyed.
+  Tokens tokens_;
 };
 
 std::unique_ptr<sdk::Connector> createGhlConnector() { return std::make_unique<GhlConnector>(); }

@@ -89,16 +89,20 @@ struct OAuthServer {
       ++locationCalls;
       auto f = form(r.body);
       if (r.header("Authorization").value_or("") != "Bearer " + validAccess) {
-        return jsonReply(401, {{"statusCode", 401}, {"message", "Invalid token: access token is invalid"}});
+        return jsonReply(
+            401, {{"statusCode", 401}, {"message", "Invalid token: access token is invalid"}});
       }
       if (r.header("Version").value_or("") != "2021-07-28" || f["companyId"] != "comp_1" ||
           f["locationId"] != "loc_test_1") {
         return jsonReply(422, {{"message", {"companyId and locationId are required"}}});
       }
       validLocation = "location-" + std::to_string(locationCalls.load());
-      return jsonReply(200, {{"access_token", validLocation}, {"token_type", "Bearer"},
-                             {"expires_in", 86399}, {"scope", "contacts.readonly"},
-                             {"locationId", "loc_test_1"}, {"userId", "user_1"}});
+      return jsonReply(200, {{"access_token", validLocation},
+                             {"token_type", "Bearer"},
+                             {"expires_in", 86399},
+                             {"scope", "contacts.readonly"},
+                             {"locationId", "loc_test_1"},
+                             {"userId", "user_1"}});
     }
     const std::string bearer = r.header("Authorization").value_or("");
     if (bearer == "Bearer " + validLocation) {
