@@ -1,0 +1,106 @@
+#include "rest_action.hpp"
+
+namespace ferry::plugins::ghl {
+
+namespace {
+
+std::string queryValue(const sdk::Json& value) {
+  if (value.is_string()) {
+    return value.get<std::string>();
+  }
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    if (number == static_cast<double>(static_cast<long long>(number))) {
+      return std::to_string(static_cast<long long>(number));
+    }
+  }
+  return value.dump();
+}
+
+sdk::OperationError invalid(const std::string& opId, const std::string& text) {
+  return sdk::OperationError(sdk::ErrorKind::Invalid, "ghl.missing_input", opId + ": " + text);
+}
+
+}  // namespace
+
+ApiCall RestAction::buildCall(const sdk::Json& input, sdk::Context& ctx) const {
+  const auto& settings = ctx.connection().settings;
+  const std::string connectionLocation =
+      settings.contains("location_id") && settings["location_id"].is_string()
+          ? settings["location_id"].get<std::string>()
+          : std::string();
+  auto valueOf = [&](const std::string& name) -> std::optional<sdk::Json> {
+    if (input.contains(name) && !input[name].is_null()) {
+      return input[name];
+    }
+    if (name == "locationId" && !connectionLocation.empty()) {
+      return sdk::Json(connectionLocation);
+    }
+    return std::nullopt;
+  };
+
+  ApiCall call;
+  call.method = op_.spec.method;
+  call.scope = op_.spec.scopes.empty() ? std::string() : op_.spec.scopes.front();
+  std::string path = op_.spec.path;
+  std::string query;
+  sdk::Json body = sdk::Json::object();
+  bool hasBodyFields = false;
+  for (const auto& [name, place] : op_.placement) {
+    const auto value = valueOf(name);
+    if (place == Place::Body) {
+      hasBodyFields = true;
+    }
+    if (!value) {
+      if (place == Place::Path) {
+        throw invalid(
+            op_.spec.id,
+            "the path parameter '" + name + "' is missing" +
+                (name == "locationId" ? "; map it or set the connection setting location_id" : ""));
+      }
+      if (name == "locationId") {
+        // Every operation that declares locationId needs it; GHL would refuse the call.
+        throw invalid(op_.spec.id,
+                      "'locationId' is missing; map it or set the connection setting location_id");
+      }
+      continue;
+    }
+    switch (place) {
+      case Place::Path: {
+        const std::string token = "{" + name + "}";
+        const auto at = path.find(token);
+        if (at != std::string::npos) {
+          path.replace(at, token.size(), sdk::urlEncode(queryValue(*value)));
+        }
+        break;
+      }
+      case Place::Query:
+        query += (query.empty() ? "?" : "&") + sdk::urlEncode(name) + "=" +
+                 sdk::urlEncode(queryValue(*value));
+        break;
+      case Place::Body:
+        body[name] = *value;
+        break;
+    }
+  }
+  call.pathAndQuery = path + query;
+  // POST and PUT always carry a JSON object; DELETE only when it has fields (tags, followers).
+  if (call.method == "POST" || call.method == "PUT" ||
+      (hasBodyFields && !body.empty() && call.method != "GET")) {
+    call.body = body;
+  }
+  if (!connectionLocation.empty()) {
+    call.bucket = connectionLocation;
+  } else if (const auto location = valueOf("locationId"); location && location->is_string()) {
+    call.bucket = location->get<std::string>();
+  } else {
+    call.bucket = ctx.connection().name;
+  }
+  return call;
+}
+
+sdk::Json RestAction::invoke(const sdk::Json& input, sdk::Context& ctx) {
+  return send(ctx, tokens_, buildCall(input, ctx));
+}
+
+}  // namespace ferry::plugins::ghl
