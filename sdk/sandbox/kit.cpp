@@ -147,7 +147,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
         out = Response::json(500, {{"statusCode", 500}, {"message", e.what()}});
       }
     }
-    res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+    res.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
     for (const auto& [k, v] : out.headers) {
       res.set(k, v);
     }
