@@ -39,5 +39,6 @@ void printError(const std::string& place, const std::string& code, const std::st
 // Each group of subcommands lives in its own file and registers itself here.
 void addPluginCommands(Cli& cli);
 void addCatalogCommands(Cli& cli);
+void addSandboxCommands(Cli& cli);
 
 }  // namespace ferry::core::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
 
   cli::addPluginCommands(cli);
   cli::addCatalogCommands(cli);
+  cli::addSandboxCommands(cli);
 
   try {
     app.parse(argc, argv);
