@@ -355,12 +355,14 @@ void GhlSandbox::addRateHeaders(Response& res, const Bucket* bucket) const {
 
 void GhlSandbox::emit(const std::string& type, const std::string& locationId,
                       const Json& object) {
-  Json payload = {{"type", type}, {"locationId", locationId}};
+  // The event's own `type` wins over a contact's `type` ("lead"), as in GHL's payloads.
+  Json payload = Json::object();
   for (const auto& [k, v] : object.items()) {
     if (k != "searchAfter" && k != "traceId") {
       payload[k] = v;
     }
   }
+  payload["type"] = type;
   payload["locationId"] = locationId;
   payload["timestamp"] = now();
   for (const auto& hook : webhooks_) {
