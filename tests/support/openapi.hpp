@@ -105,7 +105,20 @@ class OpenApi {
     if (s.contains("enum") && std::find(s["enum"].begin(), s["enum"].end(), v) == s["enum"].end()) {
       out.push_back(where + ": " + v.dump() + " is not one of " + s["enum"].dump());
     }
-    const std::string type = s.value("type", "");
+    // `type` may be a list of types (webhook schemas use that); unknown type names pass.
+    if (s.contains("type") && s["type"].is_array()) {
+      bool any = false;
+      for (const auto& t : s["type"]) {
+        std::vector<std::string> ignored;
+        check(v, Json{{"type", t}}, file, where, ignored, depth + 1);
+        any = any || ignored.empty();
+      }
+      if (!any) {
+        out.push_back(where + ": expected one of " + s["type"].dump() + ", got " + v.dump());
+      }
+      return;
+    }
+    const std::string type = s.contains("type") && s["type"].is_string() ? s["type"].get<std::string>() : "";
     bool typed = true;
     if (type == "string") {
       typed = v.is_string();

@@ -140,6 +140,9 @@ std::vector<std::string> validateBody(const BodySchema& schema, const Json& body
   return out;
 }
 
+constexpr const char* kAppId = "ferrySandboxApp00001";
+constexpr const char* kUserId = "ferrySandboxUser0001";
+
 long utcDay() {
   return static_cast<long>(std::time(nullptr) / 86400);
 }
@@ -318,6 +321,7 @@ Json GhlSandbox::describe() const {
           {"oauth",
            {{"client_id", options_.clientId},
             {"client_secret", options_.clientSecret},
+            {"app_id", kAppId},
             {"token_url", base + "/oauth/token"},
             {"authorize_url", base + "/oauth/chooselocation"},
             {"access_token_lifetime_s", options_.accessTokenLifetimeS}}},
@@ -662,6 +666,12 @@ Response GhlSandbox::oauthToken(const Request& req) {
   }
   Token& token = issueToken(grant.scopes, grant.locationId, "oauth", options_.accessTokenLifetimeS);
   token.userType = grant.userType;
+  if (grantType == "authorization_code") {
+    // Exchanging a code completes the app's installation: GHL sends INSTALL.
+    emit("INSTALL", grant.locationId,
+         {{"appId", kAppId}, {"companyId", grant.companyId}, {"userId", kUserId},
+          {"isWhitelabelCompany", false}});
+  }
   const std::string refresh = "rt-" + newId() + newId();
   refreshTokens_[refresh] = grant;
   counters_["tokensIssued"]++;
@@ -676,7 +686,7 @@ Response GhlSandbox::oauthToken(const Request& req) {
                {"scope", scope},
                {"userType", grant.userType},
                {"companyId", grant.companyId},
-               {"userId", "ferrySandboxUser0001"},
+               {"userId", kUserId},
                {"isBulkInstallation", false}};
   if (grant.userType == "Location") {
     body["locationId"] = grant.locationId;
@@ -711,7 +721,7 @@ Response GhlSandbox::oauthLocationToken(Call& c) {
                               {"expires_in", options_.accessTokenLifetimeS},
                               {"scope", scope},
                               {"locationId", locationId},
-                              {"userId", "ferrySandboxUser0001"}});
+                              {"userId", kUserId}});
 }
 
 // ---- admin ----
@@ -928,6 +938,33 @@ Response GhlSandbox::handleAdmin(const Request& req) {
     codes_[code] = g;
     return Response::json(201, {{"code", code}});
   }
+  if (what == "uninstall" && req.method == "POST") {
+    const std::string location = body.value("locationId", options_.locationId);
+    emit("UNINSTALL", location, {{"appId", kAppId}, {"companyId", options_.companyId}});
+    return Response::json(200, {{"uninstalled", location}});
+  }
+  if (what == "appointments" && seg.size() == 3 && (req.method == "PUT" || req.method == "DELETE")) {
+    const std::string location = body.value("locationId", options_.locationId);
+    auto& table = locations_[location].appointments;
+    Json* event = table.find(seg[2]);
+    if (event == nullptr) {
+      return error(404, "No appointment " + seg[2] + " in location " + location);
+    }
+    if (req.method == "DELETE") {
+      const Json gone = *event;
+      table.erase(seg[2]);
+      emit("AppointmentDelete", location, {{"appointment", gone}});
+      return Response::json(200, {{"succeded", true}});
+    }
+    for (const auto& [k, v] : body.items()) {
+      if (k != "id" && k != "locationId") {
+        (*event)[k] = v;
+      }
+    }
+    (*event)["dateUpdated"] = now();
+    emit("AppointmentUpdate", location, {{"appointment", *event}});
+    return Response::json(200, {{"appointment", *event}});
+  }
   if (what == "appointments" && req.method == "POST") {
     const std::string location = body.value("locationId", options_.locationId);
     Json event = body;
@@ -947,7 +984,7 @@ Response GhlSandbox::handleAdmin(const Request& req) {
   }
   return error(404, "Unknown admin call " + req.method + " " + req.path +
                         " (see docs/sandboxes.md: state, reset, faults, rate-limit, webhooks, "
-                        "tokens, oauth/code, appointments)");
+                        "tokens, oauth/code, appointments, uninstall)");
 }
 
 }  // namespace ferry::plugins::ghl::sandbox

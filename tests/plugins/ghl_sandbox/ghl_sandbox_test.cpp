@@ -674,6 +674,16 @@ TEST_F(GhlSandboxTest, WebhooksAreSignedWithEd25519) {
   EXPECT_EQ(types, (std::vector<std::string>{"ContactCreate", "ContactTagUpdate", "NoteCreate",
                                              "TaskCreate", "ContactDelete"}));
   EXPECT_EQ(webhookIds.size(), 5u);
+  // Each payload conforms to the official event schema (docs/webhook events/<Event>.md).
+  ferry::testing::OpenApi spec(kSpecDir);
+  const auto& events = spec.doc("webhook-events.extracted.json")["events"];
+  for (const auto& e : got) {
+    const auto j = Json::parse(e.body);
+    const auto& schema = events.at(j["type"].get<std::string>()).at("schema");
+    for (const auto& p : spec.validate(j, schema, "webhook-events.extracted.json")) {
+      ADD_FAILURE() << j["type"] << ": " << p;
+    }
+  }
   EXPECT_EQ(Json::parse(got[0].body)["id"], cid);
   EXPECT_EQ(Json::parse(got[0].body)["email"], "hook@example.com");
   EXPECT_EQ(Json::parse(got[2].body)["contactId"], cid);
@@ -681,6 +691,47 @@ TEST_F(GhlSandboxTest, WebhooksAreSignedWithEd25519) {
   ferry::sdk::HttpRequest req;
   req.url = base() + "/_sandbox/webhooks/public-key";
   EXPECT_EQ(client_.send(req).body, pem);
+}
+
+TEST_F(GhlSandboxTest, AppAndAppointmentEvents) {
+  Receiver receiver;
+  admin("POST", "/webhooks",
+        Json{{"url", receiver.url()},
+             {"events", {"INSTALL", "UNINSTALL", "AppointmentCreate", "AppointmentUpdate",
+                         "AppointmentDelete", "TaskComplete", "NoteUpdate", "ContactDndUpdate"}}});
+  const auto code = admin("POST", "/oauth/code", Json::object()).body["code"].get<std::string>();
+  ASSERT_EQ(sendForm("/oauth/token", "client_id=" + info_["oauth"]["client_id"].get<std::string>() +
+                                         "&client_secret=" + info_["oauth"]["client_secret"].get<std::string>() +
+                                         "&grant_type=authorization_code&code=" + code)
+                .status,
+            200);
+  const std::string cid = createContact({{"email", "appt@example.com"}})["id"];
+  auto appt = admin("POST", "/appointments", Json{{"contactId", cid}, {"title", "Demo"}});
+  ASSERT_EQ(appt.status, 201);
+  const std::string aid = appt.body["appointment"]["id"];
+  EXPECT_EQ(admin("PUT", "/appointments/" + aid, Json{{"title", "Demo 2"}}).status, 200);
+  EXPECT_EQ(admin("DELETE", "/appointments/" + aid).status, 200);
+  const std::string base = "/contacts/" + cid;
+  const std::string tid = send("POST", base + "/tasks",
+                               Json{{"title", "t"}, {"dueDate", "2030-01-01T00:00:00Z"}, {"completed", false}})
+                              .body["task"]["id"];
+  send("PUT", base + "/tasks/" + tid + "/completed", Json{{"completed", true}});
+  const std::string nid = send("POST", base + "/notes", Json{{"body", "a"}}).body["note"]["id"];
+  send("PUT", base + "/notes/" + nid, Json{{"body", "b"}});
+  send("PUT", base, Json{{"dnd", true}});
+  EXPECT_EQ(admin("POST", "/uninstall").status, 200);
+  const auto got = receiver.waitFor(8);
+  std::vector<std::string> types;
+  for (const auto& e : got) {
+    types.push_back(Json::parse(e.body)["type"]);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"INSTALL", "AppointmentCreate", "AppointmentUpdate",
+                                             "AppointmentDelete", "TaskComplete", "NoteUpdate",
+                                             "ContactDndUpdate", "UNINSTALL"}));
+  const auto install = Json::parse(got.at(0).body);
+  EXPECT_EQ(install["locationId"], location());
+  EXPECT_EQ(install["appId"], info_["oauth"]["app_id"]);
+  EXPECT_EQ(Json::parse(got.at(2).body)["appointment"]["title"], "Demo 2");
 }
 
 TEST_F(GhlSandboxTest, WebhookIsRetriedOnlyAfter429) {
