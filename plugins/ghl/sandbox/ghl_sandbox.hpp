@@ -75,6 +75,8 @@ struct LocationData {
   Table contacts, tasks, notes, tags, businesses, customFields, customValues, appointments;
   std::map<std::string, std::set<std::string>> campaigns;  // contactId -> campaign ids
   std::map<std::string, std::set<std::string>> workflows;  // contactId -> workflow ids
+  // Duplicate lookups by lower-case email and by phone: value -> (seq, contactId).
+  std::map<std::string, std::set<std::pair<long, std::string>>> byEmail, byPhone;
 };
 
 struct Token {

@@ -557,16 +557,38 @@ void GhlSandbox::applyContactFields(Json& contact, const Json& body) {
 
 namespace {
 
-const Json* findByField(const Table& contacts, const std::string& field, const std::string& value) {
+void indexContact(LocationData& loc, const Json& contact, bool add) {
+  const std::string id = contact["id"];
+  const long seq = loc.contacts.seqOf.count(id) ? loc.contacts.seqOf.at(id) : 0;
+  auto apply = [&](std::map<std::string, std::set<std::pair<long, std::string>>>& index,
+                   const std::string& key) {
+    if (key.empty()) {
+      return;
+    }
+    if (add) {
+      index[key].insert({seq, id});
+    } else if (auto it = index.find(key); it != index.end()) {
+      it->second.erase({seq, id});
+      if (it->second.empty()) {
+        index.erase(it);
+      }
+    }
+  };
+  apply(loc.byEmail, lower(contact.value("email", "")));
+  apply(loc.byPhone, contact.value("phone", ""));
+}
+
+// The oldest contact whose email (case-insensitive) or phone equals `value`.
+const Json* findByField(LocationData& loc, const std::string& field, const std::string& value) {
   if (value.empty()) {
     return nullptr;
   }
-  for (const auto* c : contacts.all()) {
-    if (lower(c->value(field, "")) == lower(value)) {
-      return c;
-    }
+  auto& index = field == "email" ? loc.byEmail : loc.byPhone;
+  auto it = index.find(field == "email" ? lower(value) : value);
+  if (it == index.end() || it->second.empty()) {
+    return nullptr;
   }
-  return nullptr;
+  return loc.contacts.find(it->second.begin()->second);
 }
 
 }  // namespace
@@ -574,7 +596,7 @@ const Json* findByField(const Table& contacts, const std::string& field, const s
 Response GhlSandbox::contactCreate(Call& c) {
   if (!options_.allowDuplicates) {
     for (const char* field : {"email", "phone"}) {
-      const Json* dup = findByField(c.loc->contacts, field, lower(trim(c.body.value(field, ""))));
+      const Json* dup = findByField(*c.loc, field, lower(trim(c.body.value(field, ""))));
       if (dup != nullptr) {
         return ok(400, {{"statusCode", 400},
                         {"message", "This location does not allow duplicated contacts."},
@@ -589,6 +611,7 @@ Response GhlSandbox::contactCreate(Call& c) {
                   {"type", "lead"},    {"customFields", Json::array()}, {"dnd", false}};
   applyContactFields(contact, c.body);
   c.loc->contacts.put(id, contact, nextSeq());
+  indexContact(*c.loc, contact, true);
   ensureLocationTags(*c.loc, c.locationId, contact["tags"]);
   counters_["creates"]++;
   emit("ContactCreate", c.locationId, contact);
@@ -628,7 +651,9 @@ Response GhlSandbox::contactUpdate(Call& c) {
     return err;
   }
   const Json before = *contact;
+  indexContact(*c.loc, before, false);
   applyContactFields(*contact, c.body);
+  indexContact(*c.loc, *contact, true);
   (*contact)["dateUpdated"] = now();
   ensureLocationTags(*c.loc, c.locationId, (*contact)["tags"]);
   counters_["updates"]++;
@@ -646,6 +671,7 @@ Response GhlSandbox::contactDelete(Call& c) {
     return err;
   }
   const Json gone = *contact;
+  indexContact(*c.loc, gone, false);
   c.loc->contacts.erase(id);
   for (auto* table : {&c.loc->tasks, &c.loc->notes}) {
     std::vector<std::string> ids;
@@ -671,8 +697,8 @@ Response GhlSandbox::contactUpsert(Call& c) {
   // left out (highlevel-api-docs#37).
   const std::string email = lower(trim(c.body.value("email", "")));
   const std::string phone = c.body.value("phone", "");
-  const Json* byEmail = findByField(c.loc->contacts, "email", email);
-  const Json* byPhone = findByField(c.loc->contacts, "phone", phone);
+  const Json* byEmail = findByField(*c.loc, "email", email);
+  const Json* byPhone = findByField(*c.loc, "phone", phone);
   const bool forceNew = options_.allowDuplicates && c.body.value("createNewIfDuplicateAllowed", false);
   const Json* match = forceNew ? nullptr : (byEmail != nullptr ? byEmail : byPhone);
   if (match == nullptr) {
@@ -683,6 +709,7 @@ Response GhlSandbox::contactUpsert(Call& c) {
                     {"type", "lead"},   {"customFields", Json::array()}, {"dnd", false}};
     applyContactFields(contact, c.body);
     c.loc->contacts.put(id, contact, nextSeq());
+    indexContact(*c.loc, contact, true);
     ensureLocationTags(*c.loc, c.locationId, contact["tags"]);
     counters_["creates"]++;
     emit("ContactCreate", c.locationId, contact);
@@ -694,7 +721,9 @@ Response GhlSandbox::contactUpsert(Call& c) {
   }
   Json* contact = c.loc->contacts.find((*match)["id"]);
   const Json before = *contact;
+  indexContact(*c.loc, before, false);
   applyContactFields(*contact, body);
+  indexContact(*c.loc, *contact, true);
   (*contact)["dateUpdated"] = now();
   ensureLocationTags(*c.loc, c.locationId, (*contact)["tags"]);
   counters_["updates"]++;
@@ -797,9 +826,9 @@ Response GhlSandbox::contactDuplicate(Call& c) {
   }
   const std::string email = lower(trim(query(c, "email")));
   const std::string number = query(c, "number");
-  const Json* match = findByField(c.loc->contacts, "email", email);
+  const Json* match = findByField(*c.loc, "email", email);
   if (match == nullptr) {
-    match = findByField(c.loc->contacts, "phone", number);
+    match = findByField(*c.loc, "phone", number);
   }
   return ok(200, {{"contact", match == nullptr ? Json() : *match}});
 }

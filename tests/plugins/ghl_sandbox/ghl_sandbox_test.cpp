@@ -573,6 +573,41 @@ TEST_F(GhlSandboxTest, LocationTokenFromAnAgencyToken) {
             404);
 }
 
+TEST_F(GhlSandboxTest, ConcurrentClientsSeeConsistentState) {
+  admin("POST", "/rate-limit", Json{{"enabled", false}});
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      ferry::core::http::Client client;
+      for (int i = 0; i < 25; ++i) {
+        ferry::sdk::HttpRequest req;
+        req.method = "POST";
+        req.url = base() + "/contacts/upsert";
+        req.headers = {{"Authorization", "Bearer " + fullToken()},
+                       {"Version", "2021-07-28"},
+                       {"Content-Type", "application/json"}};
+        // Every thread upserts the same 25 emails: each must end up as exactly one contact.
+        req.body = Json{{"locationId", location()},
+                        {"email", "c" + std::to_string(i) + "@example.com"},
+                        {"firstName", "T" + std::to_string(t)}}
+                       .dump();
+        const auto res = client.send(req);
+        if (res.status == 200 && Json::parse(res.body)["new"] == true) {
+          created++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(created.load(), 25);
+  const auto contacts = state()["locations"][location()]["contacts"];
+  EXPECT_EQ(contacts.size(), 25u);
+  EXPECT_EQ(state()["counters"]["updates"], 75);
+}
+
 // ---- webhooks ----
 
 struct Received {
