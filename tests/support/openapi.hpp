@@ -118,7 +118,8 @@ class OpenApi {
       }
       return;
     }
-    const std::string type = s.contains("type") && s["type"].is_string() ? s["type"].get<std::string>() : "";
+    const std::string type =
+        s.contains("type") && s["type"].is_string() ? s["type"].get<std::string>() : "";
     bool typed = true;
     if (type == "string") {
       typed = v.is_string();

@@ -45,7 +45,8 @@ std::string urlDecode(const std::string& s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
       i += 2;
@@ -123,8 +124,8 @@ std::vector<std::string> validateBody(const BodySchema& schema, const Json& body
   }
   for (const auto& p : schema.props) {
     const auto it = body.find(p.name);
-    const bool missing = it == body.end() || it->is_null() ||
-                         (it->is_string() && it->get<std::string>().empty());
+    const bool missing =
+        it == body.end() || it->is_null() || (it->is_string() && it->get<std::string>().empty());
     if (missing) {
       if (p.required) {
         out.push_back(p.name + " should not be empty");
@@ -144,9 +145,7 @@ std::vector<std::string> validateBody(const BodySchema& schema, const Json& body
 constexpr const char* kAppId = "ferrySandboxApp00001";
 constexpr const char* kUserId = "ferrySandboxUser0001";
 
-long utcDay() {
-  return static_cast<long>(std::time(nullptr) / 86400);
-}
+long utcDay() { return static_cast<long>(std::time(nullptr) / 86400); }
 
 }  // namespace
 
@@ -237,14 +236,20 @@ Options parseOptions(const std::map<std::string, std::string>& extra) {
 // ---- the sandbox ----
 
 const std::vector<std::string>& GhlSandbox::knownScopes() {
-  static const std::vector<std::string> scopes = {
-      "contacts.readonly",       "contacts.write",
-      "businesses.readonly",     "businesses.write",
-      "locations/tags.readonly", "locations/tags.write",
-      "locations/customFields.readonly", "locations/customFields.write",
-      "locations/customValues.readonly", "locations/customValues.write",
-      "locations/tasks.readonly",        "calendars/events.readonly",
-      "oauth.readonly",          "oauth.write"};
+  static const std::vector<std::string> scopes = {"contacts.readonly",
+                                                  "contacts.write",
+                                                  "businesses.readonly",
+                                                  "businesses.write",
+                                                  "locations/tags.readonly",
+                                                  "locations/tags.write",
+                                                  "locations/customFields.readonly",
+                                                  "locations/customFields.write",
+                                                  "locations/customValues.readonly",
+                                                  "locations/customValues.write",
+                                                  "locations/tasks.readonly",
+                                                  "calendars/events.readonly",
+                                                  "oauth.readonly",
+                                                  "oauth.write"};
   return scopes;
 }
 
@@ -254,9 +259,9 @@ GhlSandbox::GhlSandbox(Options options, ferry::sandbox::Server& server)
   dispatcher_ = std::make_unique<Dispatcher>(signer_, options_.webhookRetryDelay);
   locations_[options_.locationId];
   const auto& all = knownScopes();
-  fullToken_ = issueToken({all.begin(), all.end()}, options_.locationId, "private_integration",
-                          std::nullopt)
-                   .token;
+  fullToken_ =
+      issueToken({all.begin(), all.end()}, options_.locationId, "private_integration", std::nullopt)
+          .token;
   readonlyToken_ =
       issueToken({"contacts.readonly"}, options_.locationId, "private_integration", std::nullopt)
           .token;
@@ -277,7 +282,8 @@ std::string GhlSandbox::newId() {
 std::string GhlSandbox::now() const {
   const auto t = std::chrono::system_clock::now();
   const auto secs = std::chrono::system_clock::to_time_t(t);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];
@@ -346,10 +352,10 @@ Response GhlSandbox::ok(int status, Json body) {
 }
 
 void GhlSandbox::addRateHeaders(Response& res, const Bucket* bucket) const {
-  const long windowLeft = bucket ? std::max(0, options_.burstMax - bucket->windowCount)
-                                 : options_.burstMax;
-  const long dailyLeft = bucket ? std::max(0L, options_.dailyLimit - bucket->dayCount)
-                                : options_.dailyLimit;
+  const long windowLeft =
+      bucket ? std::max(0, options_.burstMax - bucket->windowCount) : options_.burstMax;
+  const long dailyLeft =
+      bucket ? std::max(0L, options_.dailyLimit - bucket->dayCount) : options_.dailyLimit;
   res.headers.emplace_back("X-RateLimit-Limit-Daily", std::to_string(options_.dailyLimit));
   res.headers.emplace_back("X-RateLimit-Daily-Remaining", std::to_string(dailyLeft));
   res.headers.emplace_back("X-RateLimit-Interval-Milliseconds",
@@ -358,8 +364,7 @@ void GhlSandbox::addRateHeaders(Response& res, const Bucket* bucket) const {
   res.headers.emplace_back("X-RateLimit-Remaining", std::to_string(windowLeft));
 }
 
-void GhlSandbox::emit(const std::string& type, const std::string& locationId,
-                      const Json& object) {
+void GhlSandbox::emit(const std::string& type, const std::string& locationId, const Json& object) {
   // The event's own `type` wins over a contact's `type` ("lead"), as in GHL's payloads.
   Json payload = Json::object();
   for (const auto& [k, v] : object.items()) {
@@ -376,8 +381,8 @@ void GhlSandbox::emit(const std::string& type, const std::string& locationId,
     }
     // Each delivery has its own webhookId, like GHL's per-subscription deliveries.
     const std::string a = newId();
-    const std::string webhookId = a.substr(0, 8) + "-" + a.substr(8, 4) + "-" + a.substr(12, 4) +
-                                  "-" + newId().substr(0, 12);
+    const std::string webhookId =
+        a.substr(0, 8) + "-" + a.substr(8, 4) + "-" + a.substr(12, 4) + "-" + newId().substr(0, 12);
     payload["webhookId"] = webhookId;
     dispatcher_->enqueue(hook.url, type, webhookId, payload.dump());
     counters_["webhooksQueued"]++;
@@ -424,7 +429,8 @@ Response GhlSandbox::handleApi(const Request& req) {
   }
   if (token->expires && Clock::now() >= *token->expires) {
     counters_["authFailures"]++;
-    auto res = ok(401, {{"statusCode", 401}, {"message", "Invalid JWT"}, {"error", "Unauthorized"}});
+    auto res =
+        ok(401, {{"statusCode", 401}, {"message", "Invalid JWT"}, {"error", "Unauthorized"}});
     addRateHeaders(res, nullptr);
     return res;
   }
@@ -508,8 +514,8 @@ Response GhlSandbox::handleApi(const Request& req) {
     // 5. Scope.
     if (!best->scope.empty() && !token->scopes.count(best->scope)) {
       counters_["scopeFailures"]++;
-      return ok(401, {{"statusCode", 401},
-                      {"message", "The token is not authorized for this scope."}});
+      return ok(401,
+                {{"statusCode", 401}, {"message", "The token is not authorized for this scope."}});
     }
     Call call{req, std::move(params), Json::object(), nullptr, nullptr, ""};
     call.token = token;
@@ -541,7 +547,8 @@ Response GhlSandbox::handleApi(const Request& req) {
       auto issues = validateBody(*best->body, call.body);
       if (!issues.empty()) {
         counters_["validationFailures"]++;
-        return ok(422, {{"statusCode", 422}, {"message", issues}, {"error", "Unprocessable Entity"}});
+        return ok(422,
+                  {{"statusCode", 422}, {"message", issues}, {"error", "Unprocessable Entity"}});
       }
       if (auto it = call.body.find("locationId");
           it != call.body.end() && it->is_string() && *it != token->locationId) {
@@ -596,7 +603,8 @@ Response GhlSandbox::oauthAuthorize(const Request& req) {
   Response res;
   res.status = 302;
   const std::string uri = get("redirect_uri");
-  res.headers = {{"Location", uri + (uri.find('?') == std::string::npos ? "?" : "&") + "code=" + code}};
+  res.headers = {
+      {"Location", uri + (uri.find('?') == std::string::npos ? "?" : "&") + "code=" + code}};
   return res;
 }
 
@@ -670,7 +678,9 @@ Response GhlSandbox::oauthToken(const Request& req) {
   if (grantType == "authorization_code") {
     // Exchanging a code completes the app's installation: GHL sends INSTALL.
     emit("INSTALL", grant.locationId,
-         {{"appId", kAppId}, {"companyId", grant.companyId}, {"userId", kUserId},
+         {{"appId", kAppId},
+          {"companyId", grant.companyId},
+          {"userId", kUserId},
           {"isWhitelabelCompany", false}});
   }
   const std::string refresh = "rt-" + newId() + newId();
@@ -757,9 +767,9 @@ Json GhlSandbox::stateJson() const {
                      {"workflows", workflows}};
   }
   Json counters = Json::object();
-  for (const char* k : {"requests", "creates", "updates", "deletes", "rateLimited", "authFailures",
-                        "scopeFailures", "validationFailures", "tokensIssued", "refreshRefused",
-                        "webhooksQueued"}) {
+  for (const char* k :
+       {"requests", "creates", "updates", "deletes", "rateLimited", "authFailures", "scopeFailures",
+        "validationFailures", "tokensIssued", "refreshRefused", "webhooksQueued"}) {
     auto it = counters_.find(k);
     counters[k] = it == counters_.end() ? 0 : it->second;
   }
@@ -879,8 +889,9 @@ Response GhlSandbox::handleAdmin(const Request& req) {
     if (seg.size() == 2 && req.method == "POST") {
       const std::string url = body.value("url", "");
       if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-        return error(400, "Webhook needs {\"url\": \"http://127.0.0.1:PORT/path\", "
-                          "\"events\": [\"ContactCreate\", ...]} (events optional)");
+        return error(400,
+                     "Webhook needs {\"url\": \"http://127.0.0.1:PORT/path\", "
+                     "\"events\": [\"ContactCreate\", ...]} (events optional)");
       }
       WebhookTarget w;
       w.id = newId();
@@ -891,10 +902,10 @@ Response GhlSandbox::handleAdmin(const Request& req) {
         }
       }
       webhooks_.push_back(w);
-      return Response::json(201, {{"id", w.id},
-                                  {"url", w.url},
-                                  {"events", std::vector<std::string>(w.events.begin(),
-                                                                      w.events.end())}});
+      return Response::json(
+          201, {{"id", w.id},
+                {"url", w.url},
+                {"events", std::vector<std::string>(w.events.begin(), w.events.end())}});
     }
     if (seg.size() == 2 && get) {
       return Response::json(200, stateJson()["webhooks"]);
@@ -914,10 +925,10 @@ Response GhlSandbox::handleAdmin(const Request& req) {
       }
       const std::string location = body.value("locationId", options_.locationId);
       Token& t = issueToken(scopes, location, lifetime ? "oauth" : "private_integration", lifetime);
-      return Response::json(201, {{"token", t.token},
-                                  {"scopes", std::vector<std::string>(t.scopes.begin(),
-                                                                      t.scopes.end())},
-                                  {"locationId", t.locationId}});
+      return Response::json(201,
+                            {{"token", t.token},
+                             {"scopes", std::vector<std::string>(t.scopes.begin(), t.scopes.end())},
+                             {"locationId", t.locationId}});
     }
     if (seg.size() == 3 && req.method == "DELETE") {
       return tokens_.erase(seg[2]) ? Response::json(200, {{"revoked", true}})
@@ -944,7 +955,8 @@ Response GhlSandbox::handleAdmin(const Request& req) {
     emit("UNINSTALL", location, {{"appId", kAppId}, {"companyId", options_.companyId}});
     return Response::json(200, {{"uninstalled", location}});
   }
-  if (what == "appointments" && seg.size() == 3 && (req.method == "PUT" || req.method == "DELETE")) {
+  if (what == "appointments" && seg.size() == 3 &&
+      (req.method == "PUT" || req.method == "DELETE")) {
     const std::string location = body.value("locationId", options_.locationId);
     auto& table = locations_[location].appointments;
     Json* event = table.find(seg[2]);

@@ -33,10 +33,10 @@ struct Options {
   std::string clientSecret = "ferry-sandbox-secret";
   long accessTokenLifetimeS = 86399;  // expires_in of OAuth access tokens
   bool rateLimit = true;
-  int burstMax = 100;                 // requests per interval, per token and location
+  int burstMax = 100;  // requests per interval, per token and location
   int burstIntervalMs = 10000;
-  long dailyLimit = 200000;           // requests per UTC day, per token and location
-  bool allowDuplicates = false;       // the location's "Allow Duplicate Contact" setting
+  long dailyLimit = 200000;      // requests per UTC day, per token and location
+  bool allowDuplicates = false;  // the location's "Allow Duplicate Contact" setting
   std::chrono::milliseconds webhookRetryDelay{2000};
 };
 
@@ -208,8 +208,7 @@ class GhlSandbox {
   long nextSeq() { return ++seq_; }
   void emit(const std::string& type, const std::string& locationId, const sdk::Json& object);
   sdk::Json* contactOr404(Call& c, const std::string& id, Response& error);
-  void ensureLocationTags(LocationData& loc, const std::string& locationId,
-                          const sdk::Json& tags);
+  void ensureLocationTags(LocationData& loc, const std::string& locationId, const sdk::Json& tags);
   void applyContactFields(sdk::Json& contact, const sdk::Json& body);
   Response ok(int status, sdk::Json body);
 

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
                              const std::map<std::string, std::string>& extra) {
     sandbox = std::make_unique<GhlSandbox>(parseOptions(extra), server);
     GhlSandbox* raw = sandbox.get();
-    return ferry::sandbox::Handler([raw](const ferry::sandbox::Request& r) { return raw->handle(r); });
+    return ferry::sandbox::Handler(
+        [raw](const ferry::sandbox::Request& r) { return raw->handle(r); });
   };
   options.describe = [&sandbox](const ferry::sandbox::Server&) { return sandbox->describe(); };
   return ferry::sandbox::runMain(argc, argv, options);

@@ -17,13 +17,16 @@ namespace {
 // locations.json (GoHighLevel/highlevel-api-docs @ 0af86a4) ----
 
 const std::vector<Prop> kContactFields = {
-    {"firstName", Kind::String},   {"lastName", Kind::String},    {"name", Kind::String},
-    {"email", Kind::String},       {"phone", Kind::String},       {"address1", Kind::String},
-    {"city", Kind::String},        {"state", Kind::String},       {"postalCode", Kind::String},
-    {"website", Kind::String},     {"timezone", Kind::String},    {"dnd", Kind::Bool},
+    {"firstName", Kind::String},   {"lastName", Kind::String},
+    {"name", Kind::String},        {"email", Kind::String},
+    {"phone", Kind::String},       {"address1", Kind::String},
+    {"city", Kind::String},        {"state", Kind::String},
+    {"postalCode", Kind::String},  {"website", Kind::String},
+    {"timezone", Kind::String},    {"dnd", Kind::Bool},
     {"dndSettings", Kind::Object}, {"inboundDndSettings", Kind::Object},
-    {"tags", Kind::Array},         {"customFields", Kind::Array}, {"source", Kind::String},
-    {"dateOfBirth", Kind::Any},    {"country", Kind::String},     {"assignedTo", Kind::String}};
+    {"tags", Kind::Array},         {"customFields", Kind::Array},
+    {"source", Kind::String},      {"dateOfBirth", Kind::Any},
+    {"country", Kind::String},     {"assignedTo", Kind::String}};
 
 BodySchema contactSchema(std::vector<Prop> extra) {
   BodySchema s{kContactFields};
@@ -33,11 +36,10 @@ BodySchema contactSchema(std::vector<Prop> extra) {
 
 const BodySchema kCreateContact = contactSchema(
     {{"locationId", Kind::String, true}, {"gender", Kind::String}, {"companyName", Kind::String}});
-const BodySchema kUpsertContact =
-    contactSchema({{"locationId", Kind::String, true},
-                   {"gender", Kind::String},
-                   {"companyName", Kind::String},
-                   {"createNewIfDuplicateAllowed", Kind::Bool}});
+const BodySchema kUpsertContact = contactSchema({{"locationId", Kind::String, true},
+                                                 {"gender", Kind::String},
+                                                 {"companyName", Kind::String},
+                                                 {"createNewIfDuplicateAllowed", Kind::Bool}});
 const BodySchema kUpdateContact = contactSchema({});
 // SearchBodyV2DTO is empty in the spec; the documented search body (research §4).
 const BodySchema kSearch{{{"locationId", Kind::String, true},
@@ -74,9 +76,8 @@ const BodySchema kBulkTags{{{"contacts", Kind::Array, true},
                             {"locationId", Kind::String, true},
                             {"removeAllTags", Kind::Bool}}};
 // businessId is required but may be null (null removes the contacts from their business).
-const BodySchema kBulkBusiness{{{"locationId", Kind::String, true},
-                                {"ids", Kind::Array, true},
-                                {"businessId", Kind::Any}}};
+const BodySchema kBulkBusiness{
+    {{"locationId", Kind::String, true}, {"ids", Kind::Array, true}, {"businessId", Kind::Any}}};
 const BodySchema kFollowers{{{"followers", Kind::Array, true}}};
 const BodySchema kCampaign{{}};
 const BodySchema kWorkflow{{{"eventStartTime", Kind::String}}};
@@ -109,11 +110,13 @@ const BodySchema kTaskSearch{{{"contactId", Kind::Array},
                               {"limit", Kind::Number},
                               {"skip", Kind::Number},
                               {"businessId", Kind::String}}};
-const std::vector<Prop> kCustomFieldCommon = {
-    {"placeholder", Kind::String},   {"acceptedFormat", Kind::Array},
-    {"isMultipleFile", Kind::Bool},  {"maxNumberOfFiles", Kind::Number},
-    {"textBoxListOptions", Kind::Array}, {"position", Kind::Number},
-    {"model", Kind::String}};
+const std::vector<Prop> kCustomFieldCommon = {{"placeholder", Kind::String},
+                                              {"acceptedFormat", Kind::Array},
+                                              {"isMultipleFile", Kind::Bool},
+                                              {"maxNumberOfFiles", Kind::Number},
+                                              {"textBoxListOptions", Kind::Array},
+                                              {"position", Kind::Number},
+                                              {"model", Kind::String}};
 BodySchema customFieldSchema(std::vector<Prop> head) {
   head.insert(head.end(), kCustomFieldCommon.begin(), kCustomFieldCommon.end());
   return BodySchema{head};
@@ -156,9 +159,8 @@ std::string snake(const std::string& s) {
 }
 
 Response notFound(const std::string& what) {
-  return Response::json(404, {{"statusCode", 404},
-                              {"message", what + " not found"},
-                              {"error", "Not Found"}});
+  return Response::json(
+      404, {{"statusCode", 404}, {"message", what + " not found"}, {"error", "Not Found"}});
 }
 
 Response unprocessable(const std::vector<std::string>& messages) {
@@ -327,8 +329,9 @@ bool matchFilter(const Json& contact, const Json& f, std::vector<std::string>& i
   }
   if (op == "range") {
     if (!want.is_object() || want.empty()) {
-      issues.push_back("filter value must be an object like {\"gte\": ..., \"lte\": ...} for "
-                       "operator range");
+      issues.push_back(
+          "filter value must be an object like {\"gte\": ..., \"lte\": ...} for "
+          "operator range");
       return false;
     }
     for (const auto& [k, bound] : want.items()) {
@@ -342,8 +345,9 @@ bool matchFilter(const Json& contact, const Json& f, std::vector<std::string>& i
     }
     return true;
   }
-  issues.push_back("filter operator must be one of the following values: eq, not_eq, contains, "
-                   "not_contains, exists, not_exists, range");
+  issues.push_back(
+      "filter operator must be one of the following values: eq, not_eq, contains, "
+      "not_contains, exists, not_exists, range");
   return false;
 }
 
@@ -416,16 +420,14 @@ std::vector<Route> GhlSandbox::buildRoutes() {
   add("DELETE", "/contacts/{contactId}/campaigns/{campaignId}", cw, nullptr, &G::campaignRemove);
   add("DELETE", "/contacts/{contactId}/campaigns/removeAll", cw, nullptr, &G::campaignRemoveAll);
   add("POST", "/contacts/{contactId}/workflow/{workflowId}", cw, &kWorkflow, &G::workflowAdd);
-  add("DELETE", "/contacts/{contactId}/workflow/{workflowId}", cw, &kWorkflow,
-      &G::workflowRemove);
+  add("DELETE", "/contacts/{contactId}/workflow/{workflowId}", cw, &kWorkflow, &G::workflowRemove);
   add("POST", "/contacts", cw, &kCreateContact, &G::contactCreate);
   add("GET", "/contacts", cr, nullptr, &G::contactList);
 
   add("GET", "/businesses", "businesses.readonly", nullptr, &G::businessList);
   add("POST", "/businesses", "businesses.write", &kCreateBusiness, &G::businessCreate);
   add("GET", "/businesses/{businessId}", "businesses.readonly", nullptr, &G::businessGet);
-  add("PUT", "/businesses/{businessId}", "businesses.write", &kUpdateBusiness,
-      &G::businessUpdate);
+  add("PUT", "/businesses/{businessId}", "businesses.write", &kUpdateBusiness, &G::businessUpdate);
   add("DELETE", "/businesses/{businessId}", "businesses.write", nullptr, &G::businessDelete);
 
   // The spec leaves some location operations without a scope; the sandbox asks for the
@@ -445,17 +447,14 @@ std::vector<Route> GhlSandbox::buildRoutes() {
   add("GET", "/locations/{locationId}/customFields/{id}", fr, nullptr, &G::customFieldGet);
   add("PUT", "/locations/{locationId}/customFields/{id}", fw, &kUpdateCustomField,
       &G::customFieldUpdate);
-  add("DELETE", "/locations/{locationId}/customFields/{id}", fw, nullptr,
-      &G::customFieldDelete);
+  add("DELETE", "/locations/{locationId}/customFields/{id}", fw, nullptr, &G::customFieldDelete);
   const std::string vr = "locations/customValues.readonly";
   const std::string vw = "locations/customValues.write";
   add("GET", "/locations/{locationId}/customValues", vr, nullptr, &G::customValueList);
   add("POST", "/locations/{locationId}/customValues", vw, &kCustomValue, &G::customValueCreate);
   add("GET", "/locations/{locationId}/customValues/{id}", vr, nullptr, &G::customValueGet);
-  add("PUT", "/locations/{locationId}/customValues/{id}", vw, &kCustomValue,
-      &G::customValueUpdate);
-  add("DELETE", "/locations/{locationId}/customValues/{id}", vw, nullptr,
-      &G::customValueDelete);
+  add("PUT", "/locations/{locationId}/customValues/{id}", vw, &kCustomValue, &G::customValueUpdate);
+  add("DELETE", "/locations/{locationId}/customValues/{id}", vw, nullptr, &G::customValueDelete);
   add("POST", "/locations/{locationId}/tasks/search", "locations/tasks.readonly", &kTaskSearch,
       &G::locationTaskSearch);
   add("POST", "/oauth/locationToken", "oauth.write", nullptr, &G::oauthLocationToken);
@@ -606,9 +605,11 @@ Response GhlSandbox::contactCreate(Call& c) {
   }
   const std::string id = newId();
   const std::string t = now();
-  Json contact = {{"id", id},          {"locationId", c.locationId}, {"dateAdded", t},
-                  {"dateUpdated", t},  {"deleted", false},           {"tags", Json::array()},
-                  {"type", "lead"},    {"customFields", Json::array()}, {"dnd", false}};
+  Json contact = {{"id", id},         {"locationId", c.locationId},
+                  {"dateAdded", t},   {"dateUpdated", t},
+                  {"deleted", false}, {"tags", Json::array()},
+                  {"type", "lead"},   {"customFields", Json::array()},
+                  {"dnd", false}};
   applyContactFields(contact, c.body);
   c.loc->contacts.put(id, contact, nextSeq());
   indexContact(*c.loc, contact, true);
@@ -699,14 +700,17 @@ Response GhlSandbox::contactUpsert(Call& c) {
   const std::string phone = c.body.value("phone", "");
   const Json* byEmail = findByField(*c.loc, "email", email);
   const Json* byPhone = findByField(*c.loc, "phone", phone);
-  const bool forceNew = options_.allowDuplicates && c.body.value("createNewIfDuplicateAllowed", false);
+  const bool forceNew =
+      options_.allowDuplicates && c.body.value("createNewIfDuplicateAllowed", false);
   const Json* match = forceNew ? nullptr : (byEmail != nullptr ? byEmail : byPhone);
   if (match == nullptr) {
     const std::string id = newId();
     const std::string t = now();
-    Json contact = {{"id", id},         {"locationId", c.locationId}, {"dateAdded", t},
-                    {"dateUpdated", t}, {"deleted", false},           {"tags", Json::array()},
-                    {"type", "lead"},   {"customFields", Json::array()}, {"dnd", false}};
+    Json contact = {{"id", id},         {"locationId", c.locationId},
+                    {"dateAdded", t},   {"dateUpdated", t},
+                    {"deleted", false}, {"tags", Json::array()},
+                    {"type", "lead"},   {"customFields", Json::array()},
+                    {"dnd", false}};
     applyContactFields(contact, c.body);
     c.loc->contacts.put(id, contact, nextSeq());
     indexContact(*c.loc, contact, true);
@@ -800,7 +804,8 @@ Response GhlSandbox::contactSearch(Call& c) {
   if (b.contains("searchAfter")) {
     // The cursor is the searchAfter of the last contact of the previous page: [seq, id].
     const auto& cursor = b["searchAfter"];
-    const std::string after = cursor.size() == 2 && cursor[1].is_string() ? cursor[1].get<std::string>() : "";
+    const std::string after =
+        cursor.size() == 2 && cursor[1].is_string() ? cursor[1].get<std::string>() : "";
     start = hits.size();
     for (std::size_t i = 0; i < hits.size(); ++i) {
       if ((*hits[i])["id"] == after) {
@@ -811,7 +816,8 @@ Response GhlSandbox::contactSearch(Call& c) {
     start = static_cast<std::size_t>((page - 1) * limit);
   }
   Json out = Json::array();
-  for (std::size_t i = start; i < hits.size() && out.size() < static_cast<std::size_t>(limit); ++i) {
+  for (std::size_t i = start; i < hits.size() && out.size() < static_cast<std::size_t>(limit);
+       ++i) {
     Json row = *hits[i];
     const std::string id = row["id"];
     row["searchAfter"] = Json::array({c.loc->contacts.seqOf[id], id});
@@ -1524,7 +1530,8 @@ Response GhlSandbox::locationTaskSearch(Call& c) {
   long i = 0;
   for (const auto* t : c.loc->tasks.all()) {
     const std::string cid = t->value("contactId", "");
-    if (!contactIds.empty() && std::find(contactIds.begin(), contactIds.end(), cid) == contactIds.end()) {
+    if (!contactIds.empty() &&
+        std::find(contactIds.begin(), contactIds.end(), cid) == contactIds.end()) {
       continue;
     }
     if (b.contains("completed") && t->value("completed", false) != b["completed"].get<bool>()) {

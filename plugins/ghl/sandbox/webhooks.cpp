@@ -14,8 +14,8 @@ namespace {
 
 std::string base64(const unsigned char* data, std::size_t size) {
   std::string out(4 * ((size + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -50,11 +50,10 @@ std::string Signer::sign(const std::string& body) const {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   unsigned char sig[64];
   std::size_t sigLen = sizeof sig;
-  const bool ok = md != nullptr &&
-                  EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-                  EVP_DigestSign(md, sig, &sigLen,
-                                 reinterpret_cast<const unsigned char*>(body.data()),
-                                 body.size()) == 1;
+  const bool ok =
+      md != nullptr && EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
+      EVP_DigestSign(md, sig, &sigLen, reinterpret_cast<const unsigned char*>(body.data()),
+                     body.size()) == 1;
   EVP_MD_CTX_free(md);
   if (!ok) {
     throw std::runtime_error("Ed25519 signing failed");

@@ -43,7 +43,7 @@ struct Delivery {
   std::string webhookId;
   std::string body;
   int attempts = 0;
-  int lastStatus = 0;  // 0 = no answer (transport error)
+  int lastStatus = 0;               // 0 = no answer (transport error)
   std::string outcome = "pending";  // pending, delivered, failed, retrying
   std::chrono::steady_clock::time_point due{};
 };

@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <cctype>
-#include <map>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,8 +46,8 @@ struct Reply {
 class GhlSandboxTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    process_ = new ferry::testing::ChildProcess({kSandboxExe, "--port", "0", "--webhook-retry-ms",
-                                                 "100"});
+    process_ =
+        new ferry::testing::ChildProcess({kSandboxExe, "--port", "0", "--webhook-retry-ms", "100"});
     info_ = Json::parse(process_->readLine());
   }
   static void TearDownTestSuite() {
@@ -192,7 +192,9 @@ TEST_F(GhlSandboxTest, ContactCrudUsesGhlEnvelopes) {
 
 TEST_F(GhlSandboxTest, UnknownBodyFieldIs422WithMessageArray) {
   auto r = send("POST", "/contacts/",
-                Json{{"locationId", location()}, {"email", "x@example.com"}, {"additionalEmails", Json::array()}});
+                Json{{"locationId", location()},
+                     {"email", "x@example.com"},
+                     {"additionalEmails", Json::array()}});
   ASSERT_EQ(r.status, 422);
   EXPECT_EQ(r.body["statusCode"], 422);
   EXPECT_EQ(r.body["error"], "Unprocessable Entity");
@@ -244,14 +246,17 @@ TEST_F(GhlSandboxTest, VersionHeaderIsChecked) {
   EXPECT_EQ(wrong.status, 400);
   EXPECT_EQ(wrong.body["statusCode"], 400);
   // The spec's version and the official SDK's default are both accepted.
-  EXPECT_EQ(send("GET", "/contacts/abc", std::nullopt, std::nullopt, std::string("2021-07-28")).status,
-            404);
-  EXPECT_EQ(send("GET", "/contacts/abc", std::nullopt, std::nullopt, std::string("2023-02-21")).status,
-            404);
+  EXPECT_EQ(
+      send("GET", "/contacts/abc", std::nullopt, std::nullopt, std::string("2021-07-28")).status,
+      404);
+  EXPECT_EQ(
+      send("GET", "/contacts/abc", std::nullopt, std::nullopt, std::string("2023-02-21")).status,
+      404);
 }
 
 TEST_F(GhlSandboxTest, OtherLocationIsForbidden) {
-  auto r = send("POST", "/contacts/", Json{{"locationId", "someOtherLocation123"}, {"email", "o@example.com"}});
+  auto r = send("POST", "/contacts/",
+                Json{{"locationId", "someOtherLocation123"}, {"email", "o@example.com"}});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.body["statusCode"], 403);
   auto tags = send("GET", "/locations/someOtherLocation123/tags");
@@ -259,15 +264,17 @@ TEST_F(GhlSandboxTest, OtherLocationIsForbidden) {
 }
 
 TEST_F(GhlSandboxTest, UpsertMatchesByEmailThenPhone) {
-  auto first = send("POST", "/contacts/upsert",
-                    Json{{"locationId", location()}, {"email", "Up@Example.com"}, {"firstName", "Una"}});
+  auto first =
+      send("POST", "/contacts/upsert",
+           Json{{"locationId", location()}, {"email", "Up@Example.com"}, {"firstName", "Una"}});
   ASSERT_EQ(first.status, 200) << first.body.dump();
   EXPECT_EQ(first.body["new"], true);
   EXPECT_TRUE(first.body.contains("traceId"));
   const std::string id = first.body["contact"]["id"];
 
-  auto again = send("POST", "/contacts/upsert",
-                    Json{{"locationId", location()}, {"email", "up@example.com"}, {"lastName", "Ray"}});
+  auto again =
+      send("POST", "/contacts/upsert",
+           Json{{"locationId", location()}, {"email", "up@example.com"}, {"lastName", "Ray"}});
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(again.body["new"], false);
   EXPECT_EQ(again.body["contact"]["id"], id);
@@ -281,9 +288,9 @@ TEST_F(GhlSandboxTest, UpsertMatchesByEmailThenPhone) {
   EXPECT_EQ(phone.body["contact"]["city"], "Berlin");
 
   // Email and phone hit two contacts: the email match is updated, the phone dropped.
-  auto both = send("POST", "/contacts/upsert",
-                   Json{{"locationId", location()}, {"email", "up@example.com"},
-                        {"phone", "+4930123456"}});
+  auto both =
+      send("POST", "/contacts/upsert",
+           Json{{"locationId", location()}, {"email", "up@example.com"}, {"phone", "+4930123456"}});
   EXPECT_EQ(both.body["new"], false);
   EXPECT_EQ(both.body["contact"]["id"], id);
   EXPECT_FALSE(both.body["contact"].contains("phone"));
@@ -292,15 +299,16 @@ TEST_F(GhlSandboxTest, UpsertMatchesByEmailThenPhone) {
 
 TEST_F(GhlSandboxTest, CreatingADuplicateIsRefused) {
   createContact({{"email", "dup@example.com"}});
-  auto r = send("POST", "/contacts/", Json{{"locationId", location()}, {"email", "DUP@example.com"}});
+  auto r =
+      send("POST", "/contacts/", Json{{"locationId", location()}, {"email", "DUP@example.com"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body["meta"]["matchingField"], "email");
-  auto dup = send("GET", "/contacts/search/duplicate?locationId=" + location() +
-                             "&email=dup%40example.com");
+  auto dup = send(
+      "GET", "/contacts/search/duplicate?locationId=" + location() + "&email=dup%40example.com");
   ASSERT_EQ(dup.status, 200);
   EXPECT_EQ(dup.body["contact"]["email"], "dup@example.com");
-  auto none = send("GET", "/contacts/search/duplicate?locationId=" + location() +
-                              "&email=nobody%40example.com");
+  auto none = send(
+      "GET", "/contacts/search/duplicate?locationId=" + location() + "&email=nobody%40example.com");
   EXPECT_TRUE(none.body["contact"].is_null());
 }
 
@@ -357,23 +365,30 @@ TEST_F(GhlSandboxTest, SearchPagesAndFilters) {
     return r.body["total"].get<int>();
   };
   EXPECT_EQ(count(Json::array({{{"field", "tags"}, {"operator", "eq"}, {"value", "even"}}})), 4);
-  EXPECT_EQ(count(Json::array({{{"field", "tags"}, {"operator", "not_eq"}, {"value", "even"}}})), 3);
-  EXPECT_EQ(count(Json::array({{{"field", "email"}, {"operator", "contains"}, {"value", "P5@"}}})), 1);
+  EXPECT_EQ(count(Json::array({{{"field", "tags"}, {"operator", "not_eq"}, {"value", "even"}}})),
+            3);
+  EXPECT_EQ(count(Json::array({{{"field", "email"}, {"operator", "contains"}, {"value", "P5@"}}})),
+            1);
   EXPECT_EQ(count(Json::array({{{"field", "companyName"}, {"operator", "exists"}}})), 1);
   EXPECT_EQ(count(Json::array({{{"field", "companyName"}, {"operator", "not_exists"}}})), 6);
-  EXPECT_EQ(count(Json::array({{{"group", "OR"},
-                                {"filters", Json::array({{{"field", "firstName"}, {"operator", "eq"}, {"value", "p1"}},
-                                                         {{"field", "firstName"}, {"operator", "eq"}, {"value", "p2"}}})}}})),
-            2);
+  EXPECT_EQ(
+      count(Json::array(
+          {{{"group", "OR"},
+            {"filters",
+             Json::array({{{"field", "firstName"}, {"operator", "eq"}, {"value", "p1"}},
+                          {{"field", "firstName"}, {"operator", "eq"}, {"value", "p2"}}})}}})),
+      2);
   EXPECT_EQ(count(Json::array(), "acme"), 1);
 
-  auto bad = send("POST", "/contacts/search",
-                  Json{{"locationId", location()},
-                       {"pageLimit", 10},
-                       {"filters", Json::array({{{"field", "email"}, {"operator", "like"}, {"value", "x"}}})}});
+  auto bad = send(
+      "POST", "/contacts/search",
+      Json{{"locationId", location()},
+           {"pageLimit", 10},
+           {"filters", Json::array({{{"field", "email"}, {"operator", "like"}, {"value", "x"}}})}});
   EXPECT_EQ(bad.status, 422);
   EXPECT_TRUE(bad.body["message"].is_array());
-  auto tooBig = send("POST", "/contacts/search", Json{{"locationId", location()}, {"pageLimit", 501}});
+  auto tooBig =
+      send("POST", "/contacts/search", Json{{"locationId", location()}, {"pageLimit", 501}});
   EXPECT_EQ(tooBig.status, 422);
   auto missing = send("POST", "/contacts/search", Json{{"locationId", location()}});
   EXPECT_EQ(missing.status, 422);
@@ -382,8 +397,9 @@ TEST_F(GhlSandboxTest, SearchPagesAndFilters) {
 TEST_F(GhlSandboxTest, TasksNotesAndTags) {
   const std::string cid = createContact({{"email", "tn@example.com"}})["id"];
   const std::string base = "/contacts/" + cid;
-  auto task = send("POST", base + "/tasks",
-                   Json{{"title", "Call back"}, {"dueDate", "2026-12-01T10:00:00Z"}, {"completed", false}});
+  auto task =
+      send("POST", base + "/tasks",
+           Json{{"title", "Call back"}, {"dueDate", "2026-12-01T10:00:00Z"}, {"completed", false}});
   ASSERT_EQ(task.status, 201) << task.body.dump();
   const std::string tid = task.body["task"]["id"];
   EXPECT_EQ(task.body["task"]["contactId"], cid);
@@ -408,7 +424,8 @@ TEST_F(GhlSandboxTest, TasksNotesAndTags) {
   ASSERT_EQ(note.status, 201);
   const std::string nid = note.body["note"]["id"];
   EXPECT_EQ(send("GET", base + "/notes").body["notes"].size(), 1u);
-  EXPECT_EQ(send("PUT", base + "/notes/" + nid, Json{{"body", "Met at the fair, twice"}}).body["note"]["body"],
+  EXPECT_EQ(send("PUT", base + "/notes/" + nid, Json{{"body", "Met at the fair, twice"}})
+                .body["note"]["body"],
             "Met at the fair, twice");
   EXPECT_EQ(send("DELETE", base + "/notes/" + nid).body["succeded"], true);
   EXPECT_EQ(send("GET", base + "/notes/" + nid).status, 404);
@@ -439,7 +456,8 @@ TEST_F(GhlSandboxTest, BusinessesAndBulkOperations) {
   const std::string bid = created.body["buiseness"]["id"];
   EXPECT_EQ(send("GET", "/businesses/" + bid).body["business"]["name"], "Acme");
   EXPECT_EQ(send("GET", "/businesses/?locationId=" + location()).body["businesses"].size(), 1u);
-  EXPECT_EQ(send("PUT", "/businesses/" + bid, Json{{"city", "Köln"}}).body["buiseness"]["city"], "Köln");
+  EXPECT_EQ(send("PUT", "/businesses/" + bid, Json{{"city", "Köln"}}).body["buiseness"]["city"],
+            "Köln");
 
   const std::string a = createContact({{"email", "a@example.com"}})["id"];
   const std::string b = createContact({{"email", "b@example.com"}})["id"];
@@ -450,8 +468,9 @@ TEST_F(GhlSandboxTest, BusinessesAndBulkOperations) {
   auto members = send("GET", "/contacts/business/" + bid + "?locationId=" + location());
   EXPECT_EQ(members.body["count"], 2);
 
-  auto tags = send("POST", "/contacts/bulk/tags/update/add",
-                   Json{{"locationId", location()}, {"contacts", {a, b, "missing"}}, {"tags", {"bulk"}}});
+  auto tags =
+      send("POST", "/contacts/bulk/tags/update/add",
+           Json{{"locationId", location()}, {"contacts", {a, b, "missing"}}, {"tags", {"bulk"}}});
   ASSERT_EQ(tags.status, 201) << tags.body.dump();
   EXPECT_EQ(tags.body["errorCount"], 1);
   EXPECT_EQ(send("GET", "/contacts/" + a).body["contact"]["tags"], Json::array({"bulk"}));
@@ -483,8 +502,9 @@ TEST_F(GhlSandboxTest, RateLimitAnswers429AfterTheBurst) {
   EXPECT_EQ(send("GET", "/contacts/abc", std::nullopt, readonlyToken()).status, 404);
   // The admin switch lifts the limit.
   admin("POST", "/rate-limit", Json{{"enabled", false}});
-  EXPECT_EQ(send("GET", "/contacts/search/duplicate?locationId=" + location() + "&email=x%40y.z").status,
-            200);
+  EXPECT_EQ(
+      send("GET", "/contacts/search/duplicate?locationId=" + location() + "&email=x%40y.z").status,
+      200);
   EXPECT_GE(state()["counters"]["rateLimited"].get<int>(), 1);
 }
 
@@ -502,11 +522,12 @@ TEST_F(GhlSandboxTest, DailyBudgetIsEnforced) {
 }
 
 TEST_F(GhlSandboxTest, EveryResponseCarriesTheRateLimitHeaders) {
-  for (const auto& r : {send("GET", "/contacts/abc"), send("GET", "/contacts/abc", std::nullopt, std::string("bad")),
+  for (const auto& r : {send("GET", "/contacts/abc"),
+                        send("GET", "/contacts/abc", std::nullopt, std::string("bad")),
                         send("POST", "/contacts/", Json{{"nope", 1}})}) {
-    for (const char* h : {"X-RateLimit-Limit-Daily", "X-RateLimit-Daily-Remaining",
-                          "X-RateLimit-Interval-Milliseconds", "X-RateLimit-Max",
-                          "X-RateLimit-Remaining"}) {
+    for (const char* h :
+         {"X-RateLimit-Limit-Daily", "X-RateLimit-Daily-Remaining",
+          "X-RateLimit-Interval-Milliseconds", "X-RateLimit-Max", "X-RateLimit-Remaining"}) {
       EXPECT_FALSE(r.header(h).empty()) << h << " missing on a " << r.status;
     }
   }
@@ -515,7 +536,8 @@ TEST_F(GhlSandboxTest, EveryResponseCarriesTheRateLimitHeaders) {
 TEST_F(GhlSandboxTest, OAuthRefreshTokensRotateAndAreSingleUse) {
   const std::string id = info_["oauth"]["client_id"];
   const std::string secret = info_["oauth"]["client_secret"];
-  auto code = admin("POST", "/oauth/code", Json{{"scopes", {"contacts.readonly", "contacts.write"}}});
+  auto code =
+      admin("POST", "/oauth/code", Json{{"scopes", {"contacts.readonly", "contacts.write"}}});
   ASSERT_EQ(code.status, 201);
   const std::string form = "client_id=" + id + "&client_secret=" + secret +
                            "&grant_type=authorization_code&user_type=Location&code=" +
@@ -546,14 +568,16 @@ TEST_F(GhlSandboxTest, OAuthRefreshTokensRotateAndAreSingleUse) {
   EXPECT_EQ(reused.body["error"], "invalid_grant");
   EXPECT_EQ(sendForm("/oauth/token", refreshForm(refresh2)).status, 200);
 
-  auto badClient = sendForm("/oauth/token", "client_id=" + id +
-                                                "&client_secret=wrong&grant_type=refresh_token&refresh_token=x");
+  auto badClient =
+      sendForm("/oauth/token",
+               "client_id=" + id + "&client_secret=wrong&grant_type=refresh_token&refresh_token=x");
   EXPECT_EQ(badClient.status, 401);
   auto unknownField = sendForm("/oauth/token", refreshForm(refresh2) + "&extra=1");
   EXPECT_EQ(unknownField.status, 422);
 
   // An expired access token is refused.
-  auto expired = admin("POST", "/tokens", Json{{"scopes", {"contacts.readonly"}}, {"expiresIn", 0}});
+  auto expired =
+      admin("POST", "/tokens", Json{{"scopes", {"contacts.readonly"}}, {"expiresIn", 0}});
   auto r = send("GET", "/contacts/abc", std::nullopt, expired.body["token"].get<std::string>());
   EXPECT_EQ(r.status, 401);
 }
@@ -569,8 +593,9 @@ TEST_F(GhlSandboxTest, LocationTokenFromAnAgencyToken) {
   auto r = toReply(client_.send(req));
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(r.body["locationId"], location());
-  EXPECT_EQ(send("GET", "/contacts/abc", std::nullopt, r.body["access_token"].get<std::string>()).status,
-            404);
+  EXPECT_EQ(
+      send("GET", "/contacts/abc", std::nullopt, r.body["access_token"].get<std::string>()).status,
+      404);
 }
 
 TEST_F(GhlSandboxTest, ConcurrentClientsSeeConsistentState) {
@@ -618,8 +643,7 @@ struct Received {
 class Receiver {
  public:
   explicit Receiver(int tooManyFirst = 0)
-      : tooMany_(tooManyFirst),
-        server_([this](const ferry::sandbox::Request& r) {
+      : tooMany_(tooManyFirst), server_([this](const ferry::sandbox::Request& r) {
           std::lock_guard lock(mutex_);
           if (tooMany_ > 0) {
             --tooMany_;
@@ -673,10 +697,10 @@ bool verifyEd25519(const std::string& pem, const std::string& body, const std::s
   }
   sig.resize(static_cast<std::size_t>(n));
   EVP_MD_CTX* md = EVP_MD_CTX_new();
-  const bool ok = EVP_DigestVerifyInit(md, nullptr, nullptr, nullptr, key) == 1 &&
-                  EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                                   reinterpret_cast<const unsigned char*>(body.data()),
-                                   body.size()) == 1;
+  const bool ok =
+      EVP_DigestVerifyInit(md, nullptr, nullptr, nullptr, key) == 1 &&
+      EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(body.data()), body.size()) == 1;
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(key);
   return ok;
@@ -686,7 +710,8 @@ TEST_F(GhlSandboxTest, WebhooksAreSignedWithEd25519) {
   Receiver receiver;
   auto reg = admin("POST", "/webhooks", Json{{"url", receiver.url()}});
   ASSERT_EQ(reg.status, 201) << reg.body.dump();
-  const std::string cid = createContact({{"email", "hook@example.com"}, {"firstName", "Hook"}})["id"];
+  const std::string cid =
+      createContact({{"email", "hook@example.com"}, {"firstName", "Hook"}})["id"];
   send("POST", "/contacts/" + cid + "/tags", Json{{"tags", {"hooked"}}});
   send("POST", "/contacts/" + cid + "/notes", Json{{"body", "n"}});
   send("POST", "/contacts/" + cid + "/tasks",
@@ -732,12 +757,14 @@ TEST_F(GhlSandboxTest, AppAndAppointmentEvents) {
   Receiver receiver;
   admin("POST", "/webhooks",
         Json{{"url", receiver.url()},
-             {"events", {"INSTALL", "UNINSTALL", "AppointmentCreate", "AppointmentUpdate",
-                         "AppointmentDelete", "TaskComplete", "NoteUpdate", "ContactDndUpdate"}}});
+             {"events",
+              {"INSTALL", "UNINSTALL", "AppointmentCreate", "AppointmentUpdate",
+               "AppointmentDelete", "TaskComplete", "NoteUpdate", "ContactDndUpdate"}}});
   const auto code = admin("POST", "/oauth/code", Json::object()).body["code"].get<std::string>();
-  ASSERT_EQ(sendForm("/oauth/token", "client_id=" + info_["oauth"]["client_id"].get<std::string>() +
-                                         "&client_secret=" + info_["oauth"]["client_secret"].get<std::string>() +
-                                         "&grant_type=authorization_code&code=" + code)
+  ASSERT_EQ(sendForm("/oauth/token",
+                     "client_id=" + info_["oauth"]["client_id"].get<std::string>() +
+                         "&client_secret=" + info_["oauth"]["client_secret"].get<std::string>() +
+                         "&grant_type=authorization_code&code=" + code)
                 .status,
             200);
   const std::string cid = createContact({{"email", "appt@example.com"}})["id"];
@@ -747,9 +774,10 @@ TEST_F(GhlSandboxTest, AppAndAppointmentEvents) {
   EXPECT_EQ(admin("PUT", "/appointments/" + aid, Json{{"title", "Demo 2"}}).status, 200);
   EXPECT_EQ(admin("DELETE", "/appointments/" + aid).status, 200);
   const std::string base = "/contacts/" + cid;
-  const std::string tid = send("POST", base + "/tasks",
-                               Json{{"title", "t"}, {"dueDate", "2030-01-01T00:00:00Z"}, {"completed", false}})
-                              .body["task"]["id"];
+  const std::string tid =
+      send("POST", base + "/tasks",
+           Json{{"title", "t"}, {"dueDate", "2030-01-01T00:00:00Z"}, {"completed", false}})
+          .body["task"]["id"];
   send("PUT", base + "/tasks/" + tid + "/completed", Json{{"completed", true}});
   const std::string nid = send("POST", base + "/notes", Json{{"body", "a"}}).body["note"]["id"];
   send("PUT", base + "/notes/" + nid, Json{{"body", "b"}});
@@ -801,7 +829,6 @@ TEST_F(GhlSandboxTest, InjectedFaults) {
   ASSERT_EQ(admin("POST", "/faults", Json{{"spec", ""}}).status, 200);
   EXPECT_EQ(send("GET", "/contacts/abc").status, 404);
 }
-
 
 // ---- the contract: every emulated operation against the official spec ----
 
@@ -905,12 +932,15 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
   vars_["contactId"] = contact["contact"]["id"];
   op(C, "get", "/contacts/{contactId}", 200);
   op(C, "put", "/contacts/{contactId}", 200, Json{{"city", "Bonn"}});
-  op(C, "post", "/contacts/upsert", 200, Json{{"locationId", loc}, {"email", "contract@example.com"}});
+  op(C, "post", "/contacts/upsert", 200,
+     Json{{"locationId", loc}, {"email", "contract@example.com"}});
   op(C, "post", "/contacts/search", 200, Json{{"locationId", loc}, {"pageLimit", 5}});
-  op(C, "get", "/contacts/search/duplicate", 200, std::nullopt, locQuery + "&email=contract%40example.com");
+  op(C, "get", "/contacts/search/duplicate", 200, std::nullopt,
+     locQuery + "&email=contract%40example.com");
   op(C, "get", "/contacts/", 200, std::nullopt, locQuery + "&limit=5");
 
-  auto business = op(B, "post", "/businesses/", 201, Json{{"name", "Spec GmbH"}, {"locationId", loc}});
+  auto business =
+      op(B, "post", "/businesses/", 201, Json{{"name", "Spec GmbH"}, {"locationId", loc}});
   vars_["businessId"] = business["buiseness"]["id"];
   op(B, "get", "/businesses/", 200, std::nullopt, locQuery);
   op(B, "get", "/businesses/{businessId}", 200);
@@ -923,8 +953,11 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
      Json{{"locationId", loc}, {"contacts", {vars_["contactId"]}}, {"tags", {"bulk"}}});
 
   auto task = op(C, "post", "/contacts/{contactId}/tasks", 201,
-                 Json{{"title", "T"}, {"body", "b"}, {"dueDate", "2030-01-01T00:00:00Z"},
-                      {"completed", false}, {"assignedTo", "user1"}});
+                 Json{{"title", "T"},
+                      {"body", "b"},
+                      {"dueDate", "2030-01-01T00:00:00Z"},
+                      {"completed", false},
+                      {"assignedTo", "user1"}});
   vars_["taskId"] = task["task"]["id"];
   op(C, "get", "/contacts/{contactId}/tasks", 200);
   op(C, "get", "/contacts/{contactId}/tasks/{taskId}", 200);
@@ -932,13 +965,15 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
   op(C, "put", "/contacts/{contactId}/tasks/{taskId}/completed", 200, Json{{"completed", true}});
   // LocationTaskListSuccessfulResponseDto declares tasks as an array of arrays (a spec bug;
   // GHL returns task objects), so only the status is checked here.
-  auto search = send("POST", fill("/locations/{locationId}/tasks/search"),
-                     Json{{"completed", true}}, tokenFor(L, "post", "/locations/{locationId}/tasks/search"));
+  auto search =
+      send("POST", fill("/locations/{locationId}/tasks/search"), Json{{"completed", true}},
+           tokenFor(L, "post", "/locations/{locationId}/tasks/search"));
   EXPECT_EQ(search.status, 200) << search.body.dump();
   EXPECT_EQ(search.body["tasks"].size(), 1u);
 
-  auto note = op(C, "post", "/contacts/{contactId}/notes", 201,
-                 Json{{"body", "n"}, {"userId", "user1"}, {"title", "t"}, {"color", "red"}, {"pinned", true}});
+  auto note = op(
+      C, "post", "/contacts/{contactId}/notes", 201,
+      Json{{"body", "n"}, {"userId", "user1"}, {"title", "t"}, {"color", "red"}, {"pinned", true}});
   vars_["id"] = note["note"]["id"];
   op(C, "get", "/contacts/{contactId}/notes", 200);
   op(C, "get", "/contacts/{contactId}/notes/{id}", 200);
@@ -958,8 +993,10 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
      Json{{"eventStartTime", "2030-01-01T00:00:00Z"}});
   op(C, "delete", "/contacts/{contactId}/workflow/{workflowId}", 200, Json::object());
   ASSERT_EQ(admin("POST", "/appointments",
-                  Json{{"contactId", vars_["contactId"]}, {"title", "Demo"},
-                       {"startTime", "2030-01-01T10:00:00Z"}, {"endTime", "2030-01-01T11:00:00Z"}})
+                  Json{{"contactId", vars_["contactId"]},
+                       {"title", "Demo"},
+                       {"startTime", "2030-01-01T10:00:00Z"},
+                       {"endTime", "2030-01-01T11:00:00Z"}})
                 .status,
             201);
   auto events = op(C, "get", "/contacts/{contactId}/appointments", 200);
@@ -986,7 +1023,8 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
   vars_["id"] = value["customValue"]["id"];
   op(L, "get", "/locations/{locationId}/customValues", 200);
   op(L, "get", "/locations/{locationId}/customValues/{id}", 200);
-  op(L, "put", "/locations/{locationId}/customValues/{id}", 200, Json{{"name", "Hotline"}, {"value", "110"}});
+  op(L, "put", "/locations/{locationId}/customValues/{id}", 200,
+     Json{{"name", "Hotline"}, {"value", "110"}});
   op(L, "delete", "/locations/{locationId}/customValues/{id}", 200);
 
   op(C, "delete", "/contacts/{contactId}/tasks/{taskId}", 200);
@@ -995,24 +1033,33 @@ TEST_F(GhlSandboxContract, ResponsesMatchTheOfficialSchemas) {
 
   // OAuth (form bodies).
   const auto code = admin("POST", "/oauth/code", Json::object()).body["code"].get<std::string>();
-  auto token = sendForm("/oauth/token", "client_id=" + info_["oauth"]["client_id"].get<std::string>() +
-                                            "&client_secret=" + info_["oauth"]["client_secret"].get<std::string>() +
-                                            "&grant_type=authorization_code&code=" + code);
+  auto token = sendForm("/oauth/token",
+                        "client_id=" + info_["oauth"]["client_id"].get<std::string>() +
+                            "&client_secret=" + info_["oauth"]["client_secret"].get<std::string>() +
+                            "&grant_type=authorization_code&code=" + code);
   ASSERT_EQ(token.status, 200);
-  for (const auto& p : spec_.validate(token.body,
-                                      spec_.responseSchema("apps/oauth.json", "post", "/oauth/token", 200),
-                                      "apps/oauth.json")) {
+  for (const auto& p : spec_.validate(
+           token.body, spec_.responseSchema("apps/oauth.json", "post", "/oauth/token", 200),
+           "apps/oauth.json")) {
     ADD_FAILURE() << "POST /oauth/token: " << p;
   }
 
   // Error bodies against the common DTOs.
   const std::string common = "common/common-schemas.json";
   auto unauthorized = send("GET", fill("/contacts/abc"), std::nullopt, std::string("bad"));
-  EXPECT_TRUE(spec_.validate(unauthorized.body, spec_.doc(common)["components"]["schemas"]["UnauthorizedDTO"], common).empty());
+  EXPECT_TRUE(spec_
+                  .validate(unauthorized.body,
+                            spec_.doc(common)["components"]["schemas"]["UnauthorizedDTO"], common)
+                  .empty());
   auto unprocessable = send("POST", "/contacts/", Json{{"locationId", loc}, {"nope", 1}});
-  EXPECT_TRUE(spec_.validate(unprocessable.body, spec_.doc(common)["components"]["schemas"]["UnprocessableDTO"], common).empty());
+  EXPECT_TRUE(spec_
+                  .validate(unprocessable.body,
+                            spec_.doc(common)["components"]["schemas"]["UnprocessableDTO"], common)
+                  .empty());
   auto bad = send("GET", "/contacts/abc", std::nullopt, std::nullopt, std::nullopt);
-  EXPECT_TRUE(spec_.validate(bad.body, spec_.doc(common)["components"]["schemas"]["BadRequestDTO"], common).empty());
+  EXPECT_TRUE(
+      spec_.validate(bad.body, spec_.doc(common)["components"]["schemas"]["BadRequestDTO"], common)
+          .empty());
 
   EXPECT_EQ(checked_, 52);
 }
@@ -1022,7 +1069,8 @@ TEST(OpenApiValidator, ReportsTypeRequiredAndEnumProblems) {
   ferry::testing::OpenApi spec(kSpecDir);
   const std::string C = "apps/contacts.json";
   const auto schema = spec.responseSchema(C, "get", "/contacts/{contactId}", 200);
-  EXPECT_TRUE(spec.validate(Json{{"contact", {{"id", "abc"}, {"tags", {"x"}}}}}, schema, C).empty());
+  EXPECT_TRUE(
+      spec.validate(Json{{"contact", {{"id", "abc"}, {"tags", {"x"}}}}}, schema, C).empty());
   const auto wrong = spec.validate(Json{{"contact", {{"id", 5}, {"tags", {1}}}}}, schema, C);
   ASSERT_EQ(wrong.size(), 2u);
   EXPECT_NE(wrong[0].find("$.contact.id"), std::string::npos);
@@ -1044,11 +1092,13 @@ TEST(OpenApiValidator, ReportsTypeRequiredAndEnumProblems) {
 // connector uses, has a route in the sandbox: nothing answers "Cannot <METHOD> <path>".
 TEST_F(GhlSandboxContract, EverySpecOperationIsRouted) {
   int routed = 0;
-  for (const std::string file : {"apps/contacts.json", "apps/businesses.json", "apps/locations.json"}) {
+  for (const std::string file :
+       {"apps/contacts.json", "apps/businesses.json", "apps/locations.json"}) {
     for (const auto& [path, ops] : spec_.doc(file)["paths"].items()) {
-      if (file == "apps/locations.json" &&
-          !(path.find("/tags") != std::string::npos || path.find("/customFields") != std::string::npos ||
-            path.find("/customValues") != std::string::npos || path.find("/tasks/search") != std::string::npos)) {
+      if (file == "apps/locations.json" && !(path.find("/tags") != std::string::npos ||
+                                             path.find("/customFields") != std::string::npos ||
+                                             path.find("/customValues") != std::string::npos ||
+                                             path.find("/tasks/search") != std::string::npos)) {
         continue;
       }
       if (path.find("/upload") != std::string::npos) {
@@ -1085,8 +1135,9 @@ TEST(GhlSandboxCli, FerrySandboxGhlPrintsTheFirstLine) {
   ferry::core::http::Client client;
   ferry::sdk::HttpRequest req;
   req.url = info["base_url"].get<std::string>() + "/contacts/abc";
-  req.headers = {{"Authorization", "Bearer " + info["tokens"]["readonly"]["token"].get<std::string>()},
-                 {"Version", "2021-07-28"}};
+  req.headers = {
+      {"Authorization", "Bearer " + info["tokens"]["readonly"]["token"].get<std::string>()},
+      {"Version", "2021-07-28"}};
   EXPECT_EQ(client.send(req).status, 404);
   EXPECT_EQ(ferry::testing::ChildProcess::exitCode(ferry.terminate()), 0);
 }
