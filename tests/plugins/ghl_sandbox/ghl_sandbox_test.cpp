@@ -1146,8 +1146,16 @@ TEST(GhlSandboxCli, AllStartsEverySandboxWithOneLine) {
   ferry::testing::ChildProcess ferry({kFerryExe, "sandbox", "all", "--port", "0"});
   const auto info = Json::parse(ferry.readLine());
   ASSERT_TRUE(info.contains("ghl"));
-  EXPECT_TRUE(info["ghl"].contains("base_url"));
+  ASSERT_TRUE(info["ghl"].contains("base_url"));
+  ferry::core::http::Client client;
+  ferry::sdk::HttpRequest req;
+  req.url = info["ghl"]["base_url"].get<std::string>() + "/_sandbox/state";
+  req.timeout = 2000ms;
+  EXPECT_EQ(client.send(req).status, 200);
   EXPECT_EQ(ferry::testing::ChildProcess::exitCode(ferry.terminate()), 0);
+  // SIGTERM was forwarded: the child sandbox is gone with its port.
+  ferry::core::http::Client fresh;
+  EXPECT_THROW(fresh.send(req), ferry::sdk::TransportError);
 }
 
 TEST(GhlSandboxCli, UnknownSandboxIsAUsageError) {
