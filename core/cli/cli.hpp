@@ -44,5 +44,6 @@ void addRunCommands(Cli& cli);
 void addHistoryCommands(Cli& cli);
 void addConnectionCommands(Cli& cli);
 void addConnectionFieldsCommand(Cli& cli, CLI::App* connection);
+void addSandboxCommands(Cli& cli);
 
 }  // namespace ferry::core::cli

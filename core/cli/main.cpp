@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cli::addRunCommands(cli);
   cli::addHistoryCommands(cli);
   cli::addConnectionCommands(cli);
+  cli::addSandboxCommands(cli);
 
   try {
     app.parse(argc, argv);

@@ -147,7 +147,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
         out = Response::json(500, {{"statusCode", 500}, {"message", e.what()}});
       }
     }
-    res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
+    res.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
     for (const auto& [k, v] : out.headers) {
       res.set(k, v);
     }
@@ -319,6 +319,9 @@ int runMain(int argc, char** argv, const MainOptions& options) {
     server->start();
     server->setFaults(faults);
     handler = options.setup(*server, extra);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "ferry sandbox " << options.name << ": error[usage]: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "ferry sandbox " << options.name << ": error[start]: " << e.what() << "\n";
     return 1;
