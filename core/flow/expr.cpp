@@ -919,6 +919,23 @@ bool equal(const Json& a, const Json& b) {
   return a == b;
 }
 
+// The value of a node without copying it when it is a path into the event or steps (the
+// common case in conditions); other nodes are evaluated into `scratch`.
+const Json& view(const Node& node, const EvalEnv& env, Json& scratch) {
+  if (node.op == Op::Path) {
+    const Json* root = node.root == Root::Event ? env.event : env.steps;
+    const Json* v = root == nullptr ? nullptr : walkValue(root, node.path);
+    return v == nullptr ? kNull : *v;
+  }
+  scratch = evaluate(node, env);
+  return scratch;
+}
+
+bool truthyOf(const Node& node, const EvalEnv& env) {
+  Json scratch;
+  return truthy(view(node, env, scratch));
+}
+
 }  // namespace
 
 Json evaluate(const Node& node, const EvalEnv& env) {
@@ -940,7 +957,7 @@ Json evaluate(const Node& node, const EvalEnv& env) {
         for (std::size_t i = 0; i < node.args.size(); ++i) {
           args[i] = evaluate(*node.args[i], env);
         }
-        return node.fn->impl(std::span<const Json>(args, node.args.size()), env);
+        return node.fn->impl(std::span<Json>(args, node.args.size()), env);
       }
       std::vector<Json> args;
       args.reserve(node.args.size());
@@ -949,7 +966,7 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       }
       return node.fn->impl(args, env);
     }
-    case Op::Not: return !truthy(evaluate(*node.args[0], env));
+    case Op::Not: return !truthyOf(*node.args[0], env);
     case Op::Neg: {
       const Json v = evaluate(*node.args[0], env);
       if (!v.is_number()) {
@@ -985,14 +1002,21 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       }
       return a.get<double>() - b.get<double>();
     }
-    case Op::Eq: return equal(evaluate(*node.args[0], env), evaluate(*node.args[1], env));
-    case Op::Ne: return !equal(evaluate(*node.args[0], env), evaluate(*node.args[1], env));
+    case Op::Eq:
+    case Op::Ne: {
+      Json sa;
+      Json sb;
+      const bool same = equal(view(*node.args[0], env, sa), view(*node.args[1], env, sb));
+      return node.op == Op::Eq ? same : !same;
+    }
     case Op::Lt:
     case Op::Le:
     case Op::Gt:
     case Op::Ge: {
-      const Json a = evaluate(*node.args[0], env);
-      const Json b = evaluate(*node.args[1], env);
+      Json sa;
+      Json sb;
+      const Json& a = view(*node.args[0], env, sa);
+      const Json& b = view(*node.args[1], env, sb);
       if (a.is_null() || b.is_null()) {
         return false;
       }
@@ -1002,13 +1026,11 @@ Json evaluate(const Node& node, const EvalEnv& env) {
              : node.op == Op::Gt ? c > 0
                                  : c >= 0;
     }
-    case Op::And:
-      return truthy(evaluate(*node.args[0], env)) && truthy(evaluate(*node.args[1], env));
-    case Op::Or:
-      return truthy(evaluate(*node.args[0], env)) || truthy(evaluate(*node.args[1], env));
+    case Op::And: return truthyOf(*node.args[0], env) && truthyOf(*node.args[1], env);
+    case Op::Or: return truthyOf(*node.args[0], env) || truthyOf(*node.args[1], env);
     case Op::Cond:
-      return truthy(evaluate(*node.args[0], env)) ? evaluate(*node.args[1], env)
-                                                  : evaluate(*node.args[2], env);
+      return truthyOf(*node.args[0], env) ? evaluate(*node.args[1], env)
+                                          : evaluate(*node.args[2], env);
   }
   return nullptr;
 }

@@ -97,7 +97,8 @@ struct Function {
   int maxArgs = 0;  // -1: variadic
   Param params[3] = {Param::Any, Param::Any, Param::Any};  // the rest are Any
   StaticType (*result)(std::span<const StaticType> args) = nullptr;
-  Json (*impl)(std::span<const Json> args, const EvalEnv& env) = nullptr;
+  // `args` are this call's own values: an implementation may move out of them.
+  Json (*impl)(std::span<Json> args, const EvalEnv& env) = nullptr;
   std::string_view signature;  // for hints: "e164(phone, country = 'DE')"
 };
 

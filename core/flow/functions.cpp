@@ -16,7 +16,7 @@ namespace ferry::core::flow {
 namespace {
 
 using P = Function::Param;
-using Args = std::span<const Json>;
+using Args = std::span<Json>;
 using Types = std::span<const StaticType>;
 
 // ---- text helpers ----
@@ -25,6 +25,29 @@ std::string text(const Json& v) {
   std::string out;
   appendText(out, v);
   return out;
+}
+
+// The text of an argument, moved out of it when it is a string.
+std::string take(Json& v) {
+  if (v.is_string()) {
+    return std::move(v.get_ref<std::string&>());
+  }
+  return text(v);
+}
+
+void trimInPlace(std::string& s) {
+  std::size_t e = s.size();
+  while (e > 0 && std::isspace(static_cast<unsigned char>(s[e - 1]))) {
+    --e;
+  }
+  s.resize(e);
+  std::size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) {
+    ++b;
+  }
+  if (b > 0) {
+    s.erase(0, b);
+  }
 }
 
 std::string trimmed(std::string_view s) {
@@ -165,12 +188,19 @@ Json fSplitFirst(Args a, const EvalEnv&) {
 Json fSplitLast(Args a, const EvalEnv&) {
   return a[0].is_null() ? Json() : nullIfEmpty(splitName(text(a[0])).last);
 }
-Json fTrim(Args a, const EvalEnv&) { return a[0].is_null() ? Json() : Json(trimmed(text(a[0]))); }
+Json fTrim(Args a, const EvalEnv&) {
+  if (a[0].is_null()) {
+    return nullptr;
+  }
+  std::string s = take(a[0]);
+  trimInPlace(s);
+  return s;
+}
 Json fLower(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, false, 0, s.size());
   return s;
 }
@@ -178,7 +208,7 @@ Json fUpper(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, true, 0, s.size());
   return s;
 }
@@ -187,7 +217,7 @@ Json fTitle(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, false, 0, s.size());
   bool start = true;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -212,12 +242,12 @@ bool present(const Json& v) {
 }
 
 Json fCoalesce(Args a, const EvalEnv&) {
-  for (const auto& v : a) {
+  for (auto& v : a) {
     if (present(v)) {
-      return v;
+      return std::move(v);
     }
   }
-  return a.empty() ? Json() : a.back();
+  return a.empty() ? Json() : std::move(a.back());
 }
 
 int callingCode(std::string country) {
@@ -249,7 +279,7 @@ Json fE164(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = trimmed(text(a[0]));
+  std::string s = take(a[0]);
   const int cc = callingCode(a.size() > 1 && !a[1].is_null() ? text(a[1]) : "DE");
   if (cc == 0) {
     throw EvalError("e164(): unknown country '" + text(a[1]) + "'");
@@ -291,7 +321,8 @@ Json fEmail(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = trimmed(text(a[0]));
+  std::string s = take(a[0]);
+  trimInPlace(s);
   changeCase(s, false, 0, s.size());
   return nullIfEmpty(std::move(s));
 }
@@ -411,7 +442,7 @@ Json fSlateToText(Args a, const EvalEnv&) {
   if (a[0].is_string()) {
     doc = Json::parse(a[0].get_ref<const std::string&>(), nullptr, false);
     if (doc.is_discarded() || !(doc.is_array() || doc.is_object())) {
-      return a[0];
+      return std::move(a[0]);
     }
   }
   std::string out;

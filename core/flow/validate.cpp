@@ -266,14 +266,27 @@ class Validator {
           return;
         }
         const Location at = v.text.single() ? v.text.parts[0].at : v.at;
-        const std::string source =
-            v.text.single() ? v.text.parts[0].source : std::string("...");
+        std::string source = v.text.single() ? v.text.parts[0].source : std::string("...");
+        while (!source.empty() && source.back() == ' ') {
+          source.pop_back();
+        }
+        while (!source.empty() && source.front() == ' ') {
+          source.erase(0, 1);
+        }
         if (!compatible(type.kind, target->type)) {
+          std::string hint = conversionHint(type.kind, target->type, source);
+          if (v.text.single() && v.text.parts[0].expr->op == Op::Add) {
+            for (const auto& arg : v.text.parts[0].expr->args) {
+              if (arg->type.kind == StaticType::Date || arg->type.kind == StaticType::DateTime) {
+                hint = "'+' joins text; to move a date use add_days(date, n) or add_hours(date, n)";
+              }
+            }
+          }
           error(flow.file, at, "type_mismatch",
                 "input '" + name + "' of " + opId + " needs " +
                     std::string(sdk::typeName(target->type)) + ", but the mapping gives " +
                     std::string(kindName(type.kind)),
-                conversionHint(type.kind, target->type, source));
+                hint);
           return;
         }
         if (!target->enumValues.empty() && v.text.single()) {
