@@ -154,7 +154,9 @@ void addFlowCommands(Cli& cli) {
   auto* t = group->add_subcommand(
       "test", "Dry-run a flow on a sample event: print each step's inputs and the exact HTTP "
               "requests it would send (secrets masked), sending nothing.");
-  t->add_option("file", test->files, "The flow file")->required()->expected(1);
+  t->add_option("files", test->files,
+                "The flow file to run, then any flows its fallbacks name (validated with it)")
+      ->required();
   t->add_option("--event", test->event, "The sample event (JSON)")->required();
   t->add_option("--config", test->config, "The config with `connections:` (ferry.yaml)");
   t->add_option("--now", test->now, "The time now() returns (ISO date-time); default: now");
