@@ -28,6 +28,8 @@ namespace {
 using Keys = std::initializer_list<std::string_view>;
 
 const std::regex kIdPattern("^[a-z][a-z0-9_-]*$");
+// Step ids are read in paths (steps.<id>.field), so no '-'.
+const std::regex kStepIdPattern("^[a-z][a-z0-9_]*$");
 
 class FlowParser {
  public:
@@ -185,9 +187,12 @@ class FlowParser {
     }
     at = yaml::at(node);
     std::string id = scalar(node, key);
-    if (!id.empty() && !std::regex_match(id, kIdPattern)) {
-      error(at, "bad_value", "'" + id + "' is not a valid " + key,
-            "ids are lower case letters, digits, '_' and '-', starting with a letter");
+    const bool step = what == "the step";
+    if (!id.empty() && !std::regex_match(id, step ? kStepIdPattern : kIdPattern)) {
+      error(at, "bad_value", "'" + id + "' is not a valid " + (step ? "step id" : key),
+            step ? "step ids are read as steps.<id>, so they are lower case letters, digits and "
+                   "'_', starting with a letter"
+                 : "ids are lower case letters, digits, '_' and '-', starting with a letter");
     }
     return id;
   }
