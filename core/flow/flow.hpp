@@ -36,6 +36,7 @@ struct Value {
   Template text;                                 // Text
   std::vector<std::pair<std::string, Value>> members;  // Object
   std::vector<Location> memberAt;                // Object: where each key is
+  std::vector<std::size_t> keyOrder;             // Object: member indexes sorted by key
   std::vector<Value> items;                      // Array
   Location at;
 };

@@ -35,14 +35,16 @@ std::string take(Json& v) {
   return text(v);
 }
 
+bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
 void trimInPlace(std::string& s) {
   std::size_t e = s.size();
-  while (e > 0 && std::isspace(static_cast<unsigned char>(s[e - 1]))) {
+  while (e > 0 && space(s[e - 1])) {
     --e;
   }
   s.resize(e);
   std::size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) {
+  while (b < s.size() && space(s[b])) {
     ++b;
   }
   if (b > 0) {
@@ -67,7 +69,11 @@ void changeCase(std::string& s, bool upper, std::size_t from, std::size_t to) {
   for (std::size_t i = from; i < to && i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      s[i] = static_cast<char>(upper ? std::toupper(c) : std::tolower(c));
+      if (upper && c >= 'a' && c <= 'z') {
+        s[i] = static_cast<char>(c - 32);
+      } else if (!upper && c >= 'A' && c <= 'Z') {
+        s[i] = static_cast<char>(c + 32);
+      }
     } else if (c == 0xC3 && i + 1 < s.size()) {
       auto d = static_cast<unsigned char>(s[i + 1]);
       if (upper && d >= 0xA0 && d <= 0xBE && d != 0xB7) {
@@ -251,6 +257,9 @@ Json fCoalesce(Args a, const EvalEnv&) {
 }
 
 int callingCode(std::string country) {
+  if (country == "DE") {
+    return 49;  // the common case, without the table walk
+  }
   changeCase(country, true, 0, country.size());
   if (!country.empty() && country[0] == '+') {
     country.erase(0, 1);
@@ -280,6 +289,7 @@ Json fE164(Args a, const EvalEnv&) {
     return nullptr;
   }
   std::string s = take(a[0]);
+  trimInPlace(s);
   const int cc = callingCode(a.size() > 1 && !a[1].is_null() ? text(a[1]) : "DE");
   if (cc == 0) {
     throw EvalError("e164(): unknown country '" + text(a[1]) + "'");

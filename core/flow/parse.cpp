@@ -440,6 +440,13 @@ class FlowParser {
           v.memberAt.push_back(yaml::at(it->first));
           v.members.emplace_back(name, value(it->second, name));
         }
+        v.keyOrder.resize(v.members.size());
+        for (std::size_t i = 0; i < v.keyOrder.size(); ++i) {
+          v.keyOrder[i] = i;
+        }
+        std::stable_sort(v.keyOrder.begin(), v.keyOrder.end(), [&](std::size_t a, std::size_t b) {
+          return v.members[a].first < v.members[b].first;
+        });
         return v;
       case YAML::NodeType::Sequence:
         v.kind = Value::Array;
@@ -604,10 +611,12 @@ Json evaluate(const Value& value, const EvalEnv& env) {
     case Value::Text: return evaluate(value.text, env);
     case Value::Object: {
       Json out = Json::object();
-      for (const auto& [key, member] : value.members) {
-        Json v = evaluate(member, env);
+      auto& members = out.get_ref<Json::object_t&>();
+      // Inserting in key order at the end costs no comparisons (the object is a sorted map).
+      for (const auto i : value.keyOrder) {
+        Json v = evaluate(value.members[i].second, env);
         if (!v.is_null()) {
-          out[key] = std::move(v);
+          members.emplace_hint(members.end(), value.members[i].first, std::move(v));
         }
       }
       return out;
