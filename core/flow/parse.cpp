@@ -267,6 +267,16 @@ class FlowParser {
       if (!w.IsScalar()) {
         error(s.whenAt, "bad_value", "`when:` must be a condition, found " + yaml::shapeName(w),
               "write `when: ${event.email != null}`");
+      } else if (w.Scalar().find("${") == std::string::npos) {
+        // A plain `when: false` is the boolean, not the (truthy) text "false".
+        Template t;
+        Template::Part part;
+        part.source = w.Scalar();
+        part.at = s.whenAt;
+        part.expr = std::make_unique<Node>();
+        part.expr->literal = literal(w);
+        t.parts.push_back(std::move(part));
+        s.when = std::move(t);
       } else {
         s.when = compile(w);
       }
