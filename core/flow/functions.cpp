@@ -35,7 +35,9 @@ std::string take(Json& v) {
   return text(v);
 }
 
-bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 void trimInPlace(std::string& s) {
   std::size_t e = s.size();
@@ -264,13 +266,14 @@ int callingCode(std::string country) {
   if (!country.empty() && country[0] == '+') {
     country.erase(0, 1);
   }
-  if (!country.empty() && std::all_of(country.begin(), country.end(),
-                                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (!country.empty() && std::all_of(country.begin(), country.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     return std::stoi(country);
   }
   static const std::pair<const char*, int> kCodes[] = {
-      {"DE", 49}, {"AT", 43}, {"CH", 41}, {"US", 1},  {"CA", 1},  {"GB", 44}, {"UK", 44},
-      {"FR", 33}, {"NL", 31}, {"BE", 32}, {"IT", 39}, {"ES", 34}, {"PL", 48}, {"DK", 45},
+      {"DE", 49}, {"AT", 43}, {"CH", 41},  {"US", 1},   {"CA", 1},   {"GB", 44},  {"UK", 44},
+      {"FR", 33}, {"NL", 31}, {"BE", 32},  {"IT", 39},  {"ES", 34},  {"PL", 48},  {"DK", 45},
       {"SE", 46}, {"NO", 47}, {"LU", 352}, {"LI", 423}, {"CZ", 420}, {"PT", 351}, {"IE", 353}};
   for (const auto& [name, code] : kCodes) {
     if (country == name) {
@@ -491,7 +494,8 @@ Json fNumber(Args a, const EvalEnv&) {
   if (end == normal.c_str() || *end != '\0') {
     return nullptr;
   }
-  if (d == static_cast<double>(static_cast<long long>(d)) && normal.find('.') == std::string::npos) {
+  if (d == static_cast<double>(static_cast<long long>(d)) &&
+      normal.find('.') == std::string::npos) {
     return static_cast<long long>(d);
   }
   return d;
@@ -530,10 +534,20 @@ const Function kFunctions[] = {
     {"coalesce", 1, -1, {P::Any, P::Any, P::Any}, coalesceType, fCoalesce, "coalesce(a, b, ...)"},
     {"e164", 1, 2, {P::Text, P::Text}, nullableString, fE164, "e164(phone, country = 'DE')"},
     {"email", 1, 1, {P::Text}, nullableString, fEmail, "email(text)"},
-    {"parse_date", 1, 2, {P::Any, P::Text}, nullableDateTime, fParseDate,
+    {"parse_date",
+     1,
+     2,
+     {P::Any, P::Text},
+     nullableDateTime,
+     fParseDate,
      "parse_date(text, format = auto)"},
     {"to_date", 1, 1, {P::Temporal}, nullableDate, fToDate, "to_date(datetime)"},
-    {"format_date", 2, 2, {P::Temporal, P::Text}, nullableString, fFormatDate,
+    {"format_date",
+     2,
+     2,
+     {P::Temporal, P::Text},
+     nullableString,
+     fFormatDate,
      "format_date(date, '%d.%m.%Y')"},
     {"add_days", 2, 2, {P::Temporal, P::Numeric}, firstTemporal, fAddDays, "add_days(date, n)"},
     {"add_hours", 2, 2, {P::Temporal, P::Numeric}, addHoursType, fAddHours, "add_hours(date, n)"},
@@ -544,7 +558,12 @@ const Function kFunctions[] = {
     {"string", 1, 1, {P::Any}, stringType, fString, "string(value)"},
     {"number", 1, 1, {P::Text}, nullableNumber, fNumber, "number(text)"},
     {"contains", 2, 2, {P::Any, P::Any}, booleanType, fContains, "contains(text|list, part)"},
-    {"length", 1, 1, {P::Any}, [](Types) { return StaticType::of(StaticType::Integer); }, fLength,
+    {"length",
+     1,
+     1,
+     {P::Any},
+     [](Types) { return StaticType::of(StaticType::Integer); },
+     fLength,
      "length(text|list)"},
 };
 

@@ -15,12 +15,11 @@ bool isSecretKey(std::string_view key) {
       k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     }
   }
-  static const char* kSecret[] = {"token",        "apikey",       "apitoken",  "password",
-                                  "secret",       "clientsecret", "accesstoken",
-                                  "refreshtoken", "authorization", "privatekey", "bearer",
-                                  "privatetoken", "webhooksecret"};
-  return std::any_of(std::begin(kSecret), std::end(kSecret),
-                     [&](const char* s) { return k == s; });
+  static const char* kSecret[] = {"token",         "apikey",       "apitoken",    "password",
+                                  "secret",        "clientsecret", "accesstoken", "refreshtoken",
+                                  "authorization", "privatekey",   "bearer",      "privatetoken",
+                                  "webhooksecret"};
+  return std::any_of(std::begin(kSecret), std::end(kSecret), [&](const char* s) { return k == s; });
 }
 
 namespace {
@@ -120,8 +119,9 @@ class FlowParser {
   }
 
   static bool toInt(const std::string& s, int& out) {
-    if (s.empty() || s.size() > 9 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       return false;
     }
     out = std::stoi(s);
@@ -197,8 +197,7 @@ class FlowParser {
     return id;
   }
 
-  std::string opId(const YAML::Node& map, const std::string& what, Location whatAt,
-                   Location& at) {
+  std::string opId(const YAML::Node& map, const std::string& what, Location whatAt, Location& at) {
     auto node = map["use"];
     if (!node) {
       error(whatAt, "missing_key", what + " has no `use:`",
@@ -617,8 +616,10 @@ Json evaluate(const Template& tmpl, const EvalEnv& env) {
 
 Json evaluate(const Value& value, const EvalEnv& env) {
   switch (value.kind) {
-    case Value::Literal: return value.literal;
-    case Value::Text: return evaluate(value.text, env);
+    case Value::Literal:
+      return value.literal;
+    case Value::Text:
+      return evaluate(value.text, env);
     case Value::Object: {
       Json out = Json::object();
       auto& members = out.get_ref<Json::object_t&>();

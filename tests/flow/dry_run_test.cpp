@@ -19,7 +19,7 @@ using testing::fixtureCatalog;
 using testing::slurp;
 using testing::sourceDir;
 
-const auto kNow = dates::parse("2026-11-26T10:00:00Z", "")->time;
+const auto kNow = dates::parse("2026-11-26T10:00:00Z", "") -> time;
 
 struct Loaded {
   std::vector<Flow> flows;
@@ -124,9 +124,9 @@ struct Result {
   std::string out;
 };
 Result ferry(const std::string& args) {
-  const std::string cmd = "cd " + sourceDir() + " && FERRY_PLUGIN_PATH=" +
-                          std::string(FERRY_FIXTURE_DIR) + "/flow_plugins " +
-                          std::string(FERRY_BINARY_DIR) + "/bin/ferry " + args + " 2>&1";
+  const std::string cmd =
+      "cd " + sourceDir() + " && FERRY_PLUGIN_PATH=" + std::string(FERRY_FIXTURE_DIR) +
+      "/flow_plugins " + std::string(FERRY_BINARY_DIR) + "/bin/ferry " + args + " 2>&1";
   Result r{0, {}};
   FILE* pipe = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -138,8 +138,9 @@ Result ferry(const std::string& args) {
 }
 
 TEST(FlowCli, ValidateExitsThreeWithAllErrors) {
-  auto r = ferry("flow validate invalid/missing_scope.yaml invalid/unknown_input.yaml "
-                 "--config ferry.yaml");
+  auto r = ferry(
+      "flow validate invalid/missing_scope.yaml invalid/unknown_input.yaml "
+      "--config ferry.yaml");
   EXPECT_EQ(r.status, 3);
   EXPECT_EQ(r.out, slurp(sourceDir() + "/invalid/missing_scope.expected") +
                        slurp(sourceDir() + "/invalid/unknown_input.expected") +
@@ -159,8 +160,9 @@ TEST(FlowCli, ValidateJson) {
 }
 
 TEST(FlowCli, TestPrintsTheGoldenDryRun) {
-  auto r = ferry("flow test valid/contact-sync.yaml --event events/contact.json "
-                 "--config ferry.yaml --now 2026-11-26T10:00:00Z");
+  auto r = ferry(
+      "flow test valid/contact-sync.yaml --event events/contact.json "
+      "--config ferry.yaml --now 2026-11-26T10:00:00Z");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, slurp(sourceDir() + "/golden/contact-sync.txt"));
   r = ferry("flow test valid/contact-sync.yaml --event events/missing.json --config ferry.yaml");
@@ -168,8 +170,9 @@ TEST(FlowCli, TestPrintsTheGoldenDryRun) {
   r = ferry("flow test valid/fallback-main.yaml --event events/contact.json --config ferry.yaml");
   EXPECT_EQ(r.status, 3);  // the fallback flow was not given
   EXPECT_NE(r.out.find("error[unknown_flow]"), std::string::npos);
-  r = ferry("flow test valid/fallback-main.yaml valid/fallback-rescue.yaml --correlation "
-            "contact:1001=ghl-9 --event events/note.json --config ferry.yaml --json");
+  r = ferry(
+      "flow test valid/fallback-main.yaml valid/fallback-rescue.yaml --correlation "
+      "contact:1001=ghl-9 --event events/note.json --config ferry.yaml --json");
   EXPECT_EQ(r.status, 0) << r.out;
   const auto j = Json::parse(r.out);
   EXPECT_EQ(j["steps"][0]["inputs"],

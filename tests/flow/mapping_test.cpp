@@ -248,7 +248,8 @@ TEST(MappingTypes, StaticTypesOfExpressions) {
       return StepState::Unknown;
     }
     sdk::Schema schema = {sdk::str("email").require(), sdk::datetime("at"), sdk::integer("n"),
-                          sdk::object("contact", {sdk::str("name")}), sdk::object("data", {}).open()};
+                          sdk::object("contact", {sdk::str("name")}),
+                          sdk::object("data", {}).open()};
   } scope;
   auto typeOf = [&](const std::string& text) {
     std::vector<ExprError> errors;

@@ -34,8 +34,8 @@ TEST(SeedFlows, ParseWithoutErrorsAndEachHasAnEventGoldenAndPage) {
   const auto files = seedFiles();
   ASSERT_EQ(files.size(), 6u);
   std::vector<Diagnostic> diags;
-  auto config = parseConfig(slurp(kFlows + "/ferry.example.yaml"), "flows/ferry.example.yaml",
-                            diags);
+  auto config =
+      parseConfig(slurp(kFlows + "/ferry.example.yaml"), "flows/ferry.example.yaml", diags);
   ASSERT_TRUE(config.has_value());
   for (const auto& f : files) {
     auto flow = parseFlow(slurp(kFlows + "/" + f), "flows/" + f, diags);
@@ -60,8 +60,8 @@ TEST(SeedFlows, ValidateAndMatchGoldenDryRuns) {
                     "flows/ are validated and dry-run once both connectors are merged.";
   }
   std::vector<Diagnostic> diags;
-  auto config = parseConfig(slurp(kFlows + "/ferry.example.yaml"), "flows/ferry.example.yaml",
-                            diags);
+  auto config =
+      parseConfig(slurp(kFlows + "/ferry.example.yaml"), "flows/ferry.example.yaml", diags);
   std::vector<Flow> flows;
   for (const auto& f : seedFiles()) {
     flows.push_back(*parseFlow(slurp(kFlows + "/" + f), "flows/" + f, diags));

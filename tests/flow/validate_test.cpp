@@ -118,9 +118,9 @@ TEST(FlowCorpus, MultiErrorFileReportsEveryError) {
 
 TEST(FlowValidation, ValidFlowsHaveNoErrors) {
   const auto config = corpusConfig();
-  auto diags = check({"valid/contact-sync.yaml", "valid/fallback-main.yaml",
-                      "valid/fallback-rescue.yaml"},
-                     &config);
+  auto diags =
+      check({"valid/contact-sync.yaml", "valid/fallback-main.yaml", "valid/fallback-rescue.yaml"},
+            &config);
   EXPECT_EQ(formatText(diags), "");
 }
 
@@ -195,8 +195,8 @@ TEST(FlowConfig, ParsesConnections) {
   EXPECT_EQ(ghl->connection.baseUrl, "https://services.example.test");
   EXPECT_EQ(ghl->connection.auth, "private_token");
   EXPECT_EQ(ghl->connection.settings["location_id"], "loc-123");
-  EXPECT_EQ(ghl->connection.scopes, (std::vector<std::string>{"contacts.readonly",
-                                                             "contacts.write"}));
+  EXPECT_EQ(ghl->connection.scopes,
+            (std::vector<std::string>{"contacts.readonly", "contacts.write"}));
   EXPECT_EQ(config.find("readonly")->connection.scopes,
             std::vector<std::string>{"contacts.readonly"});
   EXPECT_TRUE(settingFills(ghl->connection, "locationId"));
@@ -206,13 +206,14 @@ TEST(FlowConfig, ParsesConnections) {
 
 TEST(FlowConfig, ReportsBadConnectionsAndSecrets) {
   std::vector<Diagnostic> diags;
-  auto config = parseConfig("connections:\n"
-                            "  a:\n"
-                            "    scopes: {x: 1}\n"
-                            "    token: pit-123\n"
-                            "    colour: red\n"
-                            "  b: nothing\n",
-                            "ferry.yaml", diags);
+  auto config = parseConfig(
+      "connections:\n"
+      "  a:\n"
+      "    scopes: {x: 1}\n"
+      "    token: pit-123\n"
+      "    colour: red\n"
+      "  b: nothing\n",
+      "ferry.yaml", diags);
   ASSERT_TRUE(config.has_value());
   EXPECT_EQ(formatText(diags),
             "ferry.yaml:4:5: error[secret_in_flow]: 'token' looks like a secret, and secrets "
