@@ -36,8 +36,8 @@ std::optional<flow::Config> config(const std::string& path,
 }
 
 // Parses and validates; prints the errors and returns false when there are any.
-bool load(Cli& cli, const std::vector<std::string>& files, const std::string& configPath,
-          bool json, std::vector<flow::Flow>& flows, std::optional<flow::Config>& cfg) {
+bool load(Cli& cli, const std::vector<std::string>& files, const std::string& configPath, bool json,
+          std::vector<flow::Flow>& flows, std::optional<flow::Config>& cfg) {
   std::vector<flow::Diagnostic> diagnostics;
   cfg = config(configPath, diagnostics);
   flows = flow::loadFlowFiles(files, diagnostics);
@@ -143,8 +143,9 @@ void addFlowCommands(Cli& cli) {
 
   auto validate = std::make_shared<FlowOptions>();
   auto* v = group->add_subcommand(
-      "validate", "Check flow files without any network: operations, inputs, mapping types, "
-                  "connections, scopes and fallbacks. Exit 3 when any error is found.");
+      "validate",
+      "Check flow files without any network: operations, inputs, mapping types, "
+      "connections, scopes and fallbacks. Exit 3 when any error is found.");
   v->add_option("files", validate->files, "Flow files, validated together")->required();
   v->add_option("--config", validate->config, "The config with `connections:` (ferry.yaml)");
   v->add_flag("--json", validate->json, "Print the result as JSON on stdout");
@@ -152,9 +153,12 @@ void addFlowCommands(Cli& cli) {
 
   auto test = std::make_shared<FlowOptions>();
   auto* t = group->add_subcommand(
-      "test", "Dry-run a flow on a sample event: print each step's inputs and the exact HTTP "
-              "requests it would send (secrets masked), sending nothing.");
-  t->add_option("file", test->files, "The flow file")->required()->expected(1);
+      "test",
+      "Dry-run a flow on a sample event: print each step's inputs and the exact HTTP "
+      "requests it would send (secrets masked), sending nothing.");
+  t->add_option("files", test->files,
+                "The flow file to run, then any flows its fallbacks name (validated with it)")
+      ->required();
   t->add_option("--event", test->event, "The sample event (JSON)")->required();
   t->add_option("--config", test->config, "The config with `connections:` (ferry.yaml)");
   t->add_option("--now", test->now, "The time now() returns (ISO date-time); default: now");

@@ -37,7 +37,8 @@ Json toJson(const YAML::Node& node) {
       }
       return s;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -159,8 +160,9 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& file
         for (auto k = s.begin(); k != s.end(); ++k) {
           if (isSecretKey(k->first.Scalar())) {
             error(yaml::at(k->first), "secret_in_flow",
-                  "'" + k->first.Scalar() + "' looks like a secret, and secrets never go in "
-                  "ferry.yaml",
+                  "'" + k->first.Scalar() +
+                      "' looks like a secret, and secrets never go in "
+                      "ferry.yaml",
                   "put it in the environment or the credentials file (`ferry connection add`)");
           }
         }

@@ -13,8 +13,8 @@ namespace ferry::core::flow {
 
 // One connection of ferry.yaml's `connections:` section (docs/flow-format.md, "Connections").
 struct ConnectionConfig {
-  sdk::Connection connection;  // name, plugin, auth, baseUrl, settings, scopes
-  bool scopesDeclared = false; // `scopes:` present; without it scopes are not checked
+  sdk::Connection connection;   // name, plugin, auth, baseUrl, settings, scopes
+  bool scopesDeclared = false;  // `scopes:` present; without it scopes are not checked
   Location at;
 };
 

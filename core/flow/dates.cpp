@@ -135,21 +135,34 @@ bool parseFormat(std::string_view s, std::string_view fmt, Fields& f) {
     const char spec = fmt[++i];
     bool ok = true;
     switch (spec) {
-      case 'Y': ok = r.number(4, 4, f.year); break;
+      case 'Y':
+        ok = r.number(4, 4, f.year);
+        break;
       case 'y':
         ok = r.number(2, 2, f.year);
         f.year += 2000;
         break;
-      case 'm': ok = r.number(1, 2, f.month); break;
-      case 'd': ok = r.number(1, 2, f.day); break;
+      case 'm':
+        ok = r.number(1, 2, f.month);
+        break;
+      case 'd':
+        ok = r.number(1, 2, f.day);
+        break;
       case 'H':
         ok = r.number(1, 2, f.hour);
         f.hasTime = true;
         break;
-      case 'M': ok = r.number(2, 2, f.minute); break;
-      case 'S': ok = r.number(2, 2, f.second); break;
-      case '%': ok = r.eat('%'); break;
-      default: ok = false;
+      case 'M':
+        ok = r.number(2, 2, f.minute);
+        break;
+      case 'S':
+        ok = r.number(2, 2, f.second);
+        break;
+      case '%':
+        ok = r.eat('%');
+        break;
+      default:
+        ok = false;
     }
     if (!ok) {
       return false;
@@ -212,13 +225,27 @@ std::string format(Seconds t, std::string_view pattern) {
         out += buf;
         break;
       }
-      case 'y': out += two(static_cast<unsigned>(static_cast<int>(ymd.year()))); break;
-      case 'm': out += two(static_cast<unsigned>(ymd.month())); break;
-      case 'd': out += two(static_cast<unsigned>(ymd.day())); break;
-      case 'H': out += two(static_cast<unsigned>(hms.hours().count())); break;
-      case 'M': out += two(static_cast<unsigned>(hms.minutes().count())); break;
-      case 'S': out += two(static_cast<unsigned>(hms.seconds().count())); break;
-      case '%': out.push_back('%'); break;
+      case 'y':
+        out += two(static_cast<unsigned>(static_cast<int>(ymd.year())));
+        break;
+      case 'm':
+        out += two(static_cast<unsigned>(ymd.month()));
+        break;
+      case 'd':
+        out += two(static_cast<unsigned>(ymd.day()));
+        break;
+      case 'H':
+        out += two(static_cast<unsigned>(hms.hours().count()));
+        break;
+      case 'M':
+        out += two(static_cast<unsigned>(hms.minutes().count()));
+        break;
+      case 'S':
+        out += two(static_cast<unsigned>(hms.seconds().count()));
+        break;
+      case '%':
+        out.push_back('%');
+        break;
       default:
         out.push_back('%');
         out.push_back(pattern[i]);

@@ -11,11 +11,10 @@ bool isKnownCode(std::string_view code) {
 }
 
 void sortDiagnostics(std::vector<Diagnostic>& diagnostics) {
-  std::stable_sort(diagnostics.begin(), diagnostics.end(),
-                   [](const Diagnostic& a, const Diagnostic& b) {
-                     return std::tie(a.file, a.at.line, a.at.column) <
-                            std::tie(b.file, b.at.line, b.at.column);
-                   });
+  std::stable_sort(
+      diagnostics.begin(), diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+        return std::tie(a.file, a.at.line, a.at.column) < std::tie(b.file, b.at.line, b.at.column);
+      });
 }
 
 std::string formatText(std::span<const Diagnostic> diagnostics) {

@@ -34,32 +34,38 @@ struct ErrorCode {
 inline constexpr ErrorCode kErrorCodes[] = {
     {"io_error", "A flow, config or event file cannot be read."},
     {"yaml_syntax", "The file is not valid YAML."},
-    {"bad_value", "A key has a value of the wrong shape (a list where a mapping is needed, a "
-                  "malformed id, an on_error policy that does not exist, ...)."},
+    {"bad_value",
+     "A key has a value of the wrong shape (a list where a mapping is needed, a "
+     "malformed id, an on_error policy that does not exist, ...)."},
     {"unsupported_version", "`version:` is missing or not a version this ferry understands."},
     {"missing_key", "A key the format requires is absent (id, trigger, steps, use, ...)."},
     {"unknown_key", "A key the format does not define; the hint lists the allowed ones."},
-    {"secret_in_flow", "A key that holds a secret (token, api_key, password, ...) appears in a "
-                       "flow; secrets belong to the connection's credentials."},
+    {"secret_in_flow",
+     "A key that holds a secret (token, api_key, password, ...) appears in a "
+     "flow; secrets belong to the connection's credentials."},
     {"duplicate_step", "Two steps of one flow have the same id."},
     {"duplicate_flow", "Two flow files validated together declare the same flow id."},
     {"expr_syntax", "A `${...}` mapping expression does not parse."},
     {"unknown_function", "A mapping calls a function that does not exist."},
     {"wrong_arity", "A mapping calls a function with too few or too many arguments."},
     {"unknown_variable", "A mapping path starts with something other than `event` or `steps`."},
-    {"unknown_field", "A mapping reads a field the trigger's event or the step's output does not "
-                      "declare."},
+    {"unknown_field",
+     "A mapping reads a field the trigger's event or the step's output does not "
+     "declare."},
     {"unknown_step", "A mapping reads `steps.<id>` for a step the flow does not have."},
     {"step_order", "A mapping reads the output of its own step or of a later one."},
-    {"type_mismatch", "A mapping's type does not fit the input it feeds (a string where a date "
-                      "is needed, ...)."},
-    {"enum_value", "A constant mapped into an input that allows only some values is not one of "
-                   "them."},
+    {"type_mismatch",
+     "A mapping's type does not fit the input it feeds (a string where a date "
+     "is needed, ...)."},
+    {"enum_value",
+     "A constant mapped into an input that allows only some values is not one of "
+     "them."},
     {"unknown_operation", "`use:` names an operation no loaded plugin declares."},
     {"wrong_kind", "A trigger uses an action, or a step uses a trigger."},
     {"unknown_input", "`with:` maps an input the operation does not declare."},
-    {"missing_input", "A required input of an action is neither mapped, nor defaulted, nor filled "
-                      "from the connection's settings."},
+    {"missing_input",
+     "A required input of an action is neither mapped, nor defaulted, nor filled "
+     "from the connection's settings."},
     {"unknown_connection", "`connection:` names a connection the config does not define."},
     {"connection_plugin", "A step's connection belongs to another plugin than its operation."},
     {"missing_scope", "The connection's granted scopes lack a scope the operation needs."},

@@ -38,9 +38,8 @@ std::string mask(std::string text) {
   for (auto pos = text.find(kFakePrefix); pos != std::string::npos;
        pos = text.find(kFakePrefix, pos)) {
     auto end = pos + kFakePrefix.size();
-    while (end < text.size() &&
-           (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_' ||
-            text[end] == '-' || text[end] == '.')) {
+    while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                                 text[end] == '_' || text[end] == '-' || text[end] == '.')) {
       ++end;
     }
     text.replace(pos, end - pos, "***");
@@ -259,16 +258,16 @@ std::string formatDryRun(const DryRun& run) {
     }
     for (std::size_t i = 0; i < s.exchanges.size(); ++i) {
       const auto& e = s.exchanges[i];
-      out += "  request " + std::to_string(i + 1) + ": " + e.request.method + " " +
-             e.request.url + "\n";
+      out += "  request " + std::to_string(i + 1) + ": " + e.request.method + " " + e.request.url +
+             "\n";
       for (const auto& [name, value] : e.request.headers) {
         out += "    " + name + ": " + value + "\n";
       }
       if (!e.request.body.empty()) {
         out += "    body: " + e.request.body + "\n";
       }
-      out += "  response " + std::to_string(i + 1) + " (synthetic): " +
-             std::to_string(e.response.status) + " " + e.response.body + "\n";
+      out += "  response " + std::to_string(i + 1) +
+             " (synthetic): " + std::to_string(e.response.status) + " " + e.response.body + "\n";
     }
     if (!s.output.is_null()) {
       out += "  output: " + s.output.dump() + "\n";
@@ -293,16 +292,17 @@ Json toJson(const DryRun& run) {
       for (const auto& [name, value] : e.request.headers) {
         headers.push_back({name, value});
       }
-      exchanges.push_back({{"request",
-                            {{"method", e.request.method},
-                             {"url", e.request.url},
-                             {"headers", headers},
-                             {"body", e.request.body}}},
-                           {"response", {{"status", e.response.status}, {"body", e.response.body}}}});
+      exchanges.push_back(
+          {{"request",
+            {{"method", e.request.method},
+             {"url", e.request.url},
+             {"headers", headers},
+             {"body", e.request.body}}},
+           {"response", {{"status", e.response.status}, {"body", e.response.body}}}});
     }
-    Json j = {{"id", s.id},           {"use", s.use},         {"connection", s.connection},
-              {"ran", s.ran},         {"inputs", s.inputs},   {"exchanges", exchanges},
-              {"output", s.output},   {"error", s.error}};
+    Json j = {{"id", s.id},         {"use", s.use},       {"connection", s.connection},
+              {"ran", s.ran},       {"inputs", s.inputs}, {"exchanges", exchanges},
+              {"output", s.output}, {"error", s.error}};
     if (s.when) {
       j["when"] = *s.when;
     }

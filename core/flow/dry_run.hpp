@@ -46,8 +46,8 @@ struct StepRun {
   Json inputs;
   std::vector<Exchange> exchanges;
   Json output;
-  std::string error;         // the action's or the mapping's failure; the run stops there
-  Json correlation;          // {kind, source, target} when the step recorded one
+  std::string error;  // the action's or the mapping's failure; the run stops there
+  Json correlation;   // {kind, source, target} when the step recorded one
 };
 
 struct DryRun {

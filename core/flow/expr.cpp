@@ -9,31 +9,50 @@ namespace ferry::core::flow {
 
 std::string_view kindName(StaticType::Kind kind) {
   switch (kind) {
-    case StaticType::Null: return "null";
-    case StaticType::Boolean: return "boolean";
-    case StaticType::Integer: return "integer";
-    case StaticType::Number: return "number";
-    case StaticType::String: return "string";
-    case StaticType::DateTime: return "datetime";
-    case StaticType::Date: return "date";
-    case StaticType::Object: return "object";
-    case StaticType::Array: return "array";
-    case StaticType::Any: return "any";
+    case StaticType::Null:
+      return "null";
+    case StaticType::Boolean:
+      return "boolean";
+    case StaticType::Integer:
+      return "integer";
+    case StaticType::Number:
+      return "number";
+    case StaticType::String:
+      return "string";
+    case StaticType::DateTime:
+      return "datetime";
+    case StaticType::Date:
+      return "date";
+    case StaticType::Object:
+      return "object";
+    case StaticType::Array:
+      return "array";
+    case StaticType::Any:
+      return "any";
   }
   return "any";
 }
 
 StaticType::Kind kindOf(sdk::Type type) {
   switch (type) {
-    case sdk::Type::String: return StaticType::String;
-    case sdk::Type::Integer: return StaticType::Integer;
-    case sdk::Type::Number: return StaticType::Number;
-    case sdk::Type::Boolean: return StaticType::Boolean;
-    case sdk::Type::DateTime: return StaticType::DateTime;
-    case sdk::Type::Date: return StaticType::Date;
-    case sdk::Type::Object: return StaticType::Object;
-    case sdk::Type::Array: return StaticType::Array;
-    case sdk::Type::Any: return StaticType::Any;
+    case sdk::Type::String:
+      return StaticType::String;
+    case sdk::Type::Integer:
+      return StaticType::Integer;
+    case sdk::Type::Number:
+      return StaticType::Number;
+    case sdk::Type::Boolean:
+      return StaticType::Boolean;
+    case sdk::Type::DateTime:
+      return StaticType::DateTime;
+    case sdk::Type::Date:
+      return StaticType::Date;
+    case sdk::Type::Object:
+      return StaticType::Object;
+    case sdk::Type::Array:
+      return StaticType::Array;
+    case sdk::Type::Any:
+      return StaticType::Any;
   }
   return StaticType::Any;
 }
@@ -44,8 +63,30 @@ StaticType::Kind kindOf(sdk::Type type) {
 namespace {
 
 enum class Tok {
-  End, Ident, Number, String, Dot, Comma, LParen, RParen, LBracket, RBracket, Question, Colon,
-  Plus, Minus, Bang, EqEq, NotEq, Lt, Le, Gt, Ge, AndAnd, OrOr, Bad
+  End,
+  Ident,
+  Number,
+  String,
+  Dot,
+  Comma,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  Question,
+  Colon,
+  Plus,
+  Minus,
+  Bang,
+  EqEq,
+  NotEq,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  AndAnd,
+  OrOr,
+  Bad
 };
 
 struct Token {
@@ -128,16 +169,36 @@ class Lexer {
     auto two = [&](char second) { return pos_ + 1 < src_.size() && src_[pos_ + 1] == second; };
     std::size_t len = 1;
     switch (c) {
-      case '.': t.kind = Tok::Dot; break;
-      case ',': t.kind = Tok::Comma; break;
-      case '(': t.kind = Tok::LParen; break;
-      case ')': t.kind = Tok::RParen; break;
-      case '[': t.kind = Tok::LBracket; break;
-      case ']': t.kind = Tok::RBracket; break;
-      case '?': t.kind = Tok::Question; break;
-      case ':': t.kind = Tok::Colon; break;
-      case '+': t.kind = Tok::Plus; break;
-      case '-': t.kind = Tok::Minus; break;
+      case '.':
+        t.kind = Tok::Dot;
+        break;
+      case ',':
+        t.kind = Tok::Comma;
+        break;
+      case '(':
+        t.kind = Tok::LParen;
+        break;
+      case ')':
+        t.kind = Tok::RParen;
+        break;
+      case '[':
+        t.kind = Tok::LBracket;
+        break;
+      case ']':
+        t.kind = Tok::RBracket;
+        break;
+      case '?':
+        t.kind = Tok::Question;
+        break;
+      case ':':
+        t.kind = Tok::Colon;
+        break;
+      case '+':
+        t.kind = Tok::Plus;
+        break;
+      case '-':
+        t.kind = Tok::Minus;
+        break;
       case '!':
         t.kind = two('=') ? Tok::NotEq : Tok::Bang;
         len = two('=') ? 2 : 1;
@@ -162,7 +223,9 @@ class Lexer {
         t.kind = two('|') ? Tok::OrOr : Tok::Bad;
         len = two('|') ? 2 : 1;
         break;
-      default: t.kind = Tok::Bad; break;
+      default:
+        t.kind = Tok::Bad;
+        break;
     }
     t.text = std::string(src_.substr(pos_, len));
     pos_ += len;
@@ -176,11 +239,16 @@ class Lexer {
 
 std::string describe(const Token& t) {
   switch (t.kind) {
-    case Tok::End: return "the end of the expression";
-    case Tok::Ident: return "'" + t.text + "'";
-    case Tok::Number: return "number " + t.text;
-    case Tok::String: return "a string";
-    default: return "'" + t.text + "'";
+    case Tok::End:
+      return "the end of the expression";
+    case Tok::Ident:
+      return "'" + t.text + "'";
+    case Tok::Number:
+      return "number " + t.text;
+    case Tok::String:
+      return "a string";
+    default:
+      return "'" + t.text + "'";
   }
 }
 
@@ -210,9 +278,10 @@ class Parser {
   void advance() {
     cur_ = lexer_.next();
     if (cur_.kind == Tok::Bad) {
-      fail(cur_, cur_.text == "unterminated string" ? "unterminated string literal"
-                                                     : "unexpected character '" + cur_.text + "'",
-           cur_.text == "=" ? "compare with '=='"
+      fail(cur_,
+           cur_.text == "unterminated string" ? "unterminated string literal"
+                                              : "unexpected character '" + cur_.text + "'",
+           cur_.text == "="   ? "compare with '=='"
            : cur_.text == "&" ? "use '&&'"
            : cur_.text == "|" ? "use '||'"
                               : "see docs/mapping-language.md for the grammar");
@@ -470,11 +539,10 @@ class Parser {
     }
     const int count = static_cast<int>(n->args.size());
     if (count < fn->minArgs || (fn->maxArgs >= 0 && count > fn->maxArgs)) {
-      std::string expected =
-          fn->maxArgs < 0                 ? "at least " + std::to_string(fn->minArgs)
-          : fn->minArgs == fn->maxArgs    ? std::to_string(fn->minArgs)
-                                          : std::to_string(fn->minArgs) + " to " +
-                                             std::to_string(fn->maxArgs);
+      std::string expected = fn->maxArgs < 0 ? "at least " + std::to_string(fn->minArgs)
+                             : fn->minArgs == fn->maxArgs ? std::to_string(fn->minArgs)
+                                                          : std::to_string(fn->minArgs) + " to " +
+                                                                std::to_string(fn->maxArgs);
       errors_.push_back({name.offset, "wrong_arity",
                          std::string(fn->name) + "() takes " + expected + " argument" +
                              (expected == "1" ? "" : "s") + ", got " + std::to_string(count),
@@ -632,10 +700,11 @@ StaticType merge(StaticType a, StaticType b) {
 
 void checkParam(Function::Param param, const Function& fn, int index, const StaticType& t,
                 std::size_t offset, std::vector<ExprError>& errors) {
-  const std::string which = "argument " + std::to_string(index + 1) + " of " +
-                            std::string(fn.name) + "()";
+  const std::string which =
+      "argument " + std::to_string(index + 1) + " of " + std::string(fn.name) + "()";
   switch (param) {
-    case Function::Param::Any: return;
+    case Function::Param::Any:
+      return;
     case Function::Param::Text:
       if (t.kind == StaticType::Object || t.kind == StaticType::Array) {
         errors.push_back({offset, "type_mismatch",
@@ -646,11 +715,11 @@ void checkParam(Function::Param param, const Function& fn, int index, const Stat
     case Function::Param::Temporal:
       if (t.kind != StaticType::Date && t.kind != StaticType::DateTime &&
           t.kind != StaticType::Any && t.kind != StaticType::Null) {
-        errors.push_back({offset, "type_mismatch",
-                          which + " must be a date or date-time, got " +
-                              std::string(kindName(t.kind)),
-                          t.kind == StaticType::String ? "parse the text first: parse_date(...)"
-                                                       : "pass a date or date-time value"});
+        errors.push_back(
+            {offset, "type_mismatch",
+             which + " must be a date or date-time, got " + std::string(kindName(t.kind)),
+             t.kind == StaticType::String ? "parse the text first: parse_date(...)"
+                                          : "pass a date or date-time value"});
       }
       return;
     case Function::Param::Numeric:
@@ -723,8 +792,8 @@ void checkTypes(Node& node, const TypeScope& scope, std::vector<ExprError>& erro
         return;
       }
       if (node.path.empty()) {
-        errors.push_back({node.offset, "unknown_step", "'steps' needs a step id",
-                          "write steps.<id>.<field>"});
+        errors.push_back(
+            {node.offset, "unknown_step", "'steps' needs a step id", "write steps.<id>.<field>"});
         node.type = StaticType::of(StaticType::Any, true);
         return;
       }
@@ -742,7 +811,8 @@ void checkTypes(Node& node, const TypeScope& scope, std::vector<ExprError>& erro
                             "a mapping can only read the outputs of steps listed before it"});
           node.type = StaticType::of(StaticType::Any, true);
           return;
-        case TypeScope::StepState::Earlier: break;
+        case TypeScope::StepState::Earlier:
+          break;
       }
       if (schema == nullptr) {
         node.type = StaticType::of(StaticType::Any, true);
@@ -833,10 +903,10 @@ void checkTypes(Node& node, const TypeScope& scope, std::vector<ExprError>& erro
       const auto& a = node.args[0]->type;
       const auto& b = node.args[1]->type;
       if (a.isNumeric() && b.isNumeric()) {
-        node.type = StaticType::of(
-            a.kind == StaticType::Integer && b.kind == StaticType::Integer ? StaticType::Integer
-                                                                           : StaticType::Number,
-            a.nullable || b.nullable);
+        node.type = StaticType::of(a.kind == StaticType::Integer && b.kind == StaticType::Integer
+                                       ? StaticType::Integer
+                                       : StaticType::Number,
+                                   a.nullable || b.nullable);
       } else {
         node.type = StaticType::of(StaticType::String);
       }
@@ -853,13 +923,20 @@ void checkTypes(Node& node, const TypeScope& scope, std::vector<ExprError>& erro
 
 bool truthy(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return v.get<bool>();
-    case Json::value_t::number_integer: return v.get<std::int64_t>() != 0;
-    case Json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
-    case Json::value_t::number_float: return v.get<double>() != 0.0;
-    case Json::value_t::string: return !v.get_ref<const std::string&>().empty();
-    default: return true;
+    case Json::value_t::null:
+      return false;
+    case Json::value_t::boolean:
+      return v.get<bool>();
+    case Json::value_t::number_integer:
+      return v.get<std::int64_t>() != 0;
+    case Json::value_t::number_unsigned:
+      return v.get<std::uint64_t>() != 0;
+    case Json::value_t::number_float:
+      return v.get<double>() != 0.0;
+    case Json::value_t::string:
+      return !v.get_ref<const std::string&>().empty();
+    default:
+      return true;
   }
 }
 
@@ -919,11 +996,29 @@ bool equal(const Json& a, const Json& b) {
   return a == b;
 }
 
+// The value of a node without copying it when it is a path into the event or steps (the
+// common case in conditions); other nodes are evaluated into `scratch`.
+const Json& view(const Node& node, const EvalEnv& env, Json& scratch) {
+  if (node.op == Op::Path) {
+    const Json* root = node.root == Root::Event ? env.event : env.steps;
+    const Json* v = root == nullptr ? nullptr : walkValue(root, node.path);
+    return v == nullptr ? kNull : *v;
+  }
+  scratch = evaluate(node, env);
+  return scratch;
+}
+
+bool truthyOf(const Node& node, const EvalEnv& env) {
+  Json scratch;
+  return truthy(view(node, env, scratch));
+}
+
 }  // namespace
 
 Json evaluate(const Node& node, const EvalEnv& env) {
   switch (node.op) {
-    case Op::Literal: return node.literal;
+    case Op::Literal:
+      return node.literal;
     case Op::Path: {
       const Json* root = node.root == Root::Event ? env.event : env.steps;
       const Json* v = root == nullptr ? nullptr : walkValue(root, node.path);
@@ -940,7 +1035,7 @@ Json evaluate(const Node& node, const EvalEnv& env) {
         for (std::size_t i = 0; i < node.args.size(); ++i) {
           args[i] = evaluate(*node.args[i], env);
         }
-        return node.fn->impl(std::span<const Json>(args, node.args.size()), env);
+        return node.fn->impl(std::span<Json>(args, node.args.size()), env);
       }
       std::vector<Json> args;
       args.reserve(node.args.size());
@@ -949,7 +1044,8 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       }
       return node.fn->impl(args, env);
     }
-    case Op::Not: return !truthy(evaluate(*node.args[0], env));
+    case Op::Not:
+      return !truthyOf(*node.args[0], env);
     case Op::Neg: {
       const Json v = evaluate(*node.args[0], env);
       if (!v.is_number()) {
@@ -985,14 +1081,21 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       }
       return a.get<double>() - b.get<double>();
     }
-    case Op::Eq: return equal(evaluate(*node.args[0], env), evaluate(*node.args[1], env));
-    case Op::Ne: return !equal(evaluate(*node.args[0], env), evaluate(*node.args[1], env));
+    case Op::Eq:
+    case Op::Ne: {
+      Json sa;
+      Json sb;
+      const bool same = equal(view(*node.args[0], env, sa), view(*node.args[1], env, sb));
+      return node.op == Op::Eq ? same : !same;
+    }
     case Op::Lt:
     case Op::Le:
     case Op::Gt:
     case Op::Ge: {
-      const Json a = evaluate(*node.args[0], env);
-      const Json b = evaluate(*node.args[1], env);
+      Json sa;
+      Json sb;
+      const Json& a = view(*node.args[0], env, sa);
+      const Json& b = view(*node.args[1], env, sb);
       if (a.is_null() || b.is_null()) {
         return false;
       }
@@ -1003,12 +1106,12 @@ Json evaluate(const Node& node, const EvalEnv& env) {
                                  : c >= 0;
     }
     case Op::And:
-      return truthy(evaluate(*node.args[0], env)) && truthy(evaluate(*node.args[1], env));
+      return truthyOf(*node.args[0], env) && truthyOf(*node.args[1], env);
     case Op::Or:
-      return truthy(evaluate(*node.args[0], env)) || truthy(evaluate(*node.args[1], env));
+      return truthyOf(*node.args[0], env) || truthyOf(*node.args[1], env);
     case Op::Cond:
-      return truthy(evaluate(*node.args[0], env)) ? evaluate(*node.args[1], env)
-                                                  : evaluate(*node.args[2], env);
+      return truthyOf(*node.args[0], env) ? evaluate(*node.args[1], env)
+                                          : evaluate(*node.args[2], env);
   }
   return nullptr;
 }

@@ -72,20 +72,36 @@ struct PathSegment {
 };
 
 enum class Op : unsigned char {
-  Literal, Path, Call, Member, Not, Neg, Add, Sub, Eq, Ne, Lt, Le, Gt, Ge, And, Or, Cond
+  Literal,
+  Path,
+  Call,
+  Member,
+  Not,
+  Neg,
+  Add,
+  Sub,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  And,
+  Or,
+  Cond
 };
 
 enum class Root : unsigned char { Event, Steps };
 
 struct Node {
   Op op = Op::Literal;
-  Json literal;                          // Literal
-  Root root = Root::Event;               // Path
-  std::vector<PathSegment> path;         // Path (Steps: path[0] is the step id), Member: [0]
-  const Function* fn = nullptr;          // Call
+  Json literal;                   // Literal
+  Root root = Root::Event;        // Path
+  std::vector<PathSegment> path;  // Path (Steps: path[0] is the step id), Member: [0]
+  const Function* fn = nullptr;   // Call
   std::vector<std::unique_ptr<Node>> args;
-  std::size_t offset = 0;                // position in the expression's source text
-  StaticType type;                       // set by the type checker
+  std::size_t offset = 0;  // position in the expression's source text
+  StaticType type;         // set by the type checker
 };
 
 // A function of the language: its name, arity, how its result type follows from its arguments'
@@ -94,10 +110,11 @@ struct Function {
   enum class Param : unsigned char { Any, Text, Temporal, Numeric };
   std::string_view name;
   int minArgs = 0;
-  int maxArgs = 0;  // -1: variadic
+  int maxArgs = 0;                                         // -1: variadic
   Param params[3] = {Param::Any, Param::Any, Param::Any};  // the rest are Any
   StaticType (*result)(std::span<const StaticType> args) = nullptr;
-  Json (*impl)(std::span<const Json> args, const EvalEnv& env) = nullptr;
+  // `args` are this call's own values: an implementation may move out of them.
+  Json (*impl)(std::span<Json> args, const EvalEnv& env) = nullptr;
   std::string_view signature;  // for hints: "e164(phone, country = 'DE')"
 };
 

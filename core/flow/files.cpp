@@ -24,7 +24,10 @@ std::vector<Flow> loadFlowFiles(const std::vector<std::string>& paths,
   for (const auto& path : paths) {
     auto text = readFile(path);
     if (!text) {
-      diagnostics.push_back({path, {}, "io_error", "cannot read the flow file",
+      diagnostics.push_back({path,
+                             {},
+                             "io_error",
+                             "cannot read the flow file",
                              "check the path and its permissions"});
       continue;
     }
@@ -39,7 +42,10 @@ std::optional<Config> loadConfigFile(const std::string& path,
                                      std::vector<Diagnostic>& diagnostics) {
   auto text = readFile(path);
   if (!text) {
-    diagnostics.push_back({path, {}, "io_error", "cannot read the config file",
+    diagnostics.push_back({path,
+                           {},
+                           "io_error",
+                           "cannot read the config file",
                            "check the path given with --config"});
     return std::nullopt;
   }

@@ -15,8 +15,7 @@ std::vector<Flow> loadFlowFiles(const std::vector<std::string>& paths,
                                 std::vector<Diagnostic>& diagnostics);
 
 // Reads and parses a config file; nullopt (with an `io_error` or parse error) when it fails.
-std::optional<Config> loadConfigFile(const std::string& path,
-                                     std::vector<Diagnostic>& diagnostics);
+std::optional<Config> loadConfigFile(const std::string& path, std::vector<Diagnostic>& diagnostics);
 
 // The whole content of a file, or nullopt when it cannot be read.
 std::optional<std::string> readFile(const std::string& path);

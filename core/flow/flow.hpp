@@ -32,11 +32,12 @@ struct Template {
 struct Value {
   enum Kind { Literal, Text, Object, Array };
   Kind kind = Literal;
-  Json literal;                                  // Literal
-  Template text;                                 // Text
+  Json literal;                                        // Literal
+  Template text;                                       // Text
   std::vector<std::pair<std::string, Value>> members;  // Object
-  std::vector<Location> memberAt;                // Object: where each key is
-  std::vector<Value> items;                      // Array
+  std::vector<Location> memberAt;                      // Object: where each key is
+  std::vector<std::size_t> keyOrder;                   // Object: member indexes sorted by key
+  std::vector<Value> items;                            // Array
   Location at;
 };
 
@@ -44,10 +45,10 @@ struct OnError {
   enum class Policy { Retry, Skip, DeadLetter, Fallback };
   // What happens after a failure: retry transient failures, then `then` (or the fallback flow).
   Policy then = Policy::DeadLetter;
-  int maxAttempts = 5;                      // attempts in all, the first included
-  std::string backoff = "exponential";      // "exponential" (with jitter) or "fixed"
-  std::chrono::milliseconds delay{1000};    // first retry delay
-  std::string fallback;                     // Policy::Fallback: the flow that receives the event
+  int maxAttempts = 5;                    // attempts in all, the first included
+  std::string backoff = "exponential";    // "exponential" (with jitter) or "fixed"
+  std::chrono::milliseconds delay{1000};  // first retry delay
+  std::string fallback;                   // Policy::Fallback: the flow that receives the event
   Location at;
   Location fallbackAt;
 };

@@ -16,7 +16,7 @@ namespace ferry::core::flow {
 namespace {
 
 using P = Function::Param;
-using Args = std::span<const Json>;
+using Args = std::span<Json>;
 using Types = std::span<const StaticType>;
 
 // ---- text helpers ----
@@ -25,6 +25,33 @@ std::string text(const Json& v) {
   std::string out;
   appendText(out, v);
   return out;
+}
+
+// The text of an argument, moved out of it when it is a string.
+std::string take(Json& v) {
+  if (v.is_string()) {
+    return std::move(v.get_ref<std::string&>());
+  }
+  return text(v);
+}
+
+bool space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+void trimInPlace(std::string& s) {
+  std::size_t e = s.size();
+  while (e > 0 && space(s[e - 1])) {
+    --e;
+  }
+  s.resize(e);
+  std::size_t b = 0;
+  while (b < s.size() && space(s[b])) {
+    ++b;
+  }
+  if (b > 0) {
+    s.erase(0, b);
+  }
 }
 
 std::string trimmed(std::string_view s) {
@@ -44,7 +71,11 @@ void changeCase(std::string& s, bool upper, std::size_t from, std::size_t to) {
   for (std::size_t i = from; i < to && i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      s[i] = static_cast<char>(upper ? std::toupper(c) : std::tolower(c));
+      if (upper && c >= 'a' && c <= 'z') {
+        s[i] = static_cast<char>(c - 32);
+      } else if (!upper && c >= 'A' && c <= 'Z') {
+        s[i] = static_cast<char>(c + 32);
+      }
     } else if (c == 0xC3 && i + 1 < s.size()) {
       auto d = static_cast<unsigned char>(s[i + 1]);
       if (upper && d >= 0xA0 && d <= 0xBE && d != 0xB7) {
@@ -165,12 +196,19 @@ Json fSplitFirst(Args a, const EvalEnv&) {
 Json fSplitLast(Args a, const EvalEnv&) {
   return a[0].is_null() ? Json() : nullIfEmpty(splitName(text(a[0])).last);
 }
-Json fTrim(Args a, const EvalEnv&) { return a[0].is_null() ? Json() : Json(trimmed(text(a[0]))); }
+Json fTrim(Args a, const EvalEnv&) {
+  if (a[0].is_null()) {
+    return nullptr;
+  }
+  std::string s = take(a[0]);
+  trimInPlace(s);
+  return s;
+}
 Json fLower(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, false, 0, s.size());
   return s;
 }
@@ -178,7 +216,7 @@ Json fUpper(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, true, 0, s.size());
   return s;
 }
@@ -187,7 +225,7 @@ Json fTitle(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = text(a[0]);
+  std::string s = take(a[0]);
   changeCase(s, false, 0, s.size());
   bool start = true;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -212,26 +250,30 @@ bool present(const Json& v) {
 }
 
 Json fCoalesce(Args a, const EvalEnv&) {
-  for (const auto& v : a) {
+  for (auto& v : a) {
     if (present(v)) {
-      return v;
+      return std::move(v);
     }
   }
-  return a.empty() ? Json() : a.back();
+  return a.empty() ? Json() : std::move(a.back());
 }
 
 int callingCode(std::string country) {
+  if (country == "DE") {
+    return 49;  // the common case, without the table walk
+  }
   changeCase(country, true, 0, country.size());
   if (!country.empty() && country[0] == '+') {
     country.erase(0, 1);
   }
-  if (!country.empty() && std::all_of(country.begin(), country.end(),
-                                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (!country.empty() && std::all_of(country.begin(), country.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
     return std::stoi(country);
   }
   static const std::pair<const char*, int> kCodes[] = {
-      {"DE", 49}, {"AT", 43}, {"CH", 41}, {"US", 1},  {"CA", 1},  {"GB", 44}, {"UK", 44},
-      {"FR", 33}, {"NL", 31}, {"BE", 32}, {"IT", 39}, {"ES", 34}, {"PL", 48}, {"DK", 45},
+      {"DE", 49}, {"AT", 43}, {"CH", 41},  {"US", 1},   {"CA", 1},   {"GB", 44},  {"UK", 44},
+      {"FR", 33}, {"NL", 31}, {"BE", 32},  {"IT", 39},  {"ES", 34},  {"PL", 48},  {"DK", 45},
       {"SE", 46}, {"NO", 47}, {"LU", 352}, {"LI", 423}, {"CZ", 420}, {"PT", 351}, {"IE", 353}};
   for (const auto& [name, code] : kCodes) {
     if (country == name) {
@@ -249,7 +291,8 @@ Json fE164(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = trimmed(text(a[0]));
+  std::string s = take(a[0]);
+  trimInPlace(s);
   const int cc = callingCode(a.size() > 1 && !a[1].is_null() ? text(a[1]) : "DE");
   if (cc == 0) {
     throw EvalError("e164(): unknown country '" + text(a[1]) + "'");
@@ -291,7 +334,8 @@ Json fEmail(Args a, const EvalEnv&) {
   if (a[0].is_null()) {
     return nullptr;
   }
-  std::string s = trimmed(text(a[0]));
+  std::string s = take(a[0]);
+  trimInPlace(s);
   changeCase(s, false, 0, s.size());
   return nullIfEmpty(std::move(s));
 }
@@ -411,7 +455,7 @@ Json fSlateToText(Args a, const EvalEnv&) {
   if (a[0].is_string()) {
     doc = Json::parse(a[0].get_ref<const std::string&>(), nullptr, false);
     if (doc.is_discarded() || !(doc.is_array() || doc.is_object())) {
-      return a[0];
+      return std::move(a[0]);
     }
   }
   std::string out;
@@ -450,7 +494,8 @@ Json fNumber(Args a, const EvalEnv&) {
   if (end == normal.c_str() || *end != '\0') {
     return nullptr;
   }
-  if (d == static_cast<double>(static_cast<long long>(d)) && normal.find('.') == std::string::npos) {
+  if (d == static_cast<double>(static_cast<long long>(d)) &&
+      normal.find('.') == std::string::npos) {
     return static_cast<long long>(d);
   }
   return d;
@@ -489,10 +534,20 @@ const Function kFunctions[] = {
     {"coalesce", 1, -1, {P::Any, P::Any, P::Any}, coalesceType, fCoalesce, "coalesce(a, b, ...)"},
     {"e164", 1, 2, {P::Text, P::Text}, nullableString, fE164, "e164(phone, country = 'DE')"},
     {"email", 1, 1, {P::Text}, nullableString, fEmail, "email(text)"},
-    {"parse_date", 1, 2, {P::Any, P::Text}, nullableDateTime, fParseDate,
+    {"parse_date",
+     1,
+     2,
+     {P::Any, P::Text},
+     nullableDateTime,
+     fParseDate,
      "parse_date(text, format = auto)"},
     {"to_date", 1, 1, {P::Temporal}, nullableDate, fToDate, "to_date(datetime)"},
-    {"format_date", 2, 2, {P::Temporal, P::Text}, nullableString, fFormatDate,
+    {"format_date",
+     2,
+     2,
+     {P::Temporal, P::Text},
+     nullableString,
+     fFormatDate,
      "format_date(date, '%d.%m.%Y')"},
     {"add_days", 2, 2, {P::Temporal, P::Numeric}, firstTemporal, fAddDays, "add_days(date, n)"},
     {"add_hours", 2, 2, {P::Temporal, P::Numeric}, addHoursType, fAddHours, "add_hours(date, n)"},
@@ -503,7 +558,12 @@ const Function kFunctions[] = {
     {"string", 1, 1, {P::Any}, stringType, fString, "string(value)"},
     {"number", 1, 1, {P::Text}, nullableNumber, fNumber, "number(text)"},
     {"contains", 2, 2, {P::Any, P::Any}, booleanType, fContains, "contains(text|list, part)"},
-    {"length", 1, 1, {P::Any}, [](Types) { return StaticType::of(StaticType::Integer); }, fLength,
+    {"length",
+     1,
+     1,
+     {P::Any},
+     [](Types) { return StaticType::of(StaticType::Integer); },
+     fLength,
      "length(text|list)"},
 };
 

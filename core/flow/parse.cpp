@@ -15,12 +15,11 @@ bool isSecretKey(std::string_view key) {
       k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     }
   }
-  static const char* kSecret[] = {"token",        "apikey",       "apitoken",  "password",
-                                  "secret",       "clientsecret", "accesstoken",
-                                  "refreshtoken", "authorization", "privatekey", "bearer",
-                                  "privatetoken", "webhooksecret"};
-  return std::any_of(std::begin(kSecret), std::end(kSecret),
-                     [&](const char* s) { return k == s; });
+  static const char* kSecret[] = {"token",         "apikey",       "apitoken",    "password",
+                                  "secret",        "clientsecret", "accesstoken", "refreshtoken",
+                                  "authorization", "privatekey",   "bearer",      "privatetoken",
+                                  "webhooksecret"};
+  return std::any_of(std::begin(kSecret), std::end(kSecret), [&](const char* s) { return k == s; });
 }
 
 namespace {
@@ -28,6 +27,8 @@ namespace {
 using Keys = std::initializer_list<std::string_view>;
 
 const std::regex kIdPattern("^[a-z][a-z0-9_-]*$");
+// Step ids are read in paths (steps.<id>.field), so no '-'.
+const std::regex kStepIdPattern("^[a-z][a-z0-9_]*$");
 
 class FlowParser {
  public:
@@ -118,8 +119,9 @@ class FlowParser {
   }
 
   static bool toInt(const std::string& s, int& out) {
-    if (s.empty() || s.size() > 9 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       return false;
     }
     out = std::stoi(s);
@@ -185,15 +187,17 @@ class FlowParser {
     }
     at = yaml::at(node);
     std::string id = scalar(node, key);
-    if (!id.empty() && !std::regex_match(id, kIdPattern)) {
-      error(at, "bad_value", "'" + id + "' is not a valid " + key,
-            "ids are lower case letters, digits, '_' and '-', starting with a letter");
+    const bool step = what == "the step";
+    if (!id.empty() && !std::regex_match(id, step ? kStepIdPattern : kIdPattern)) {
+      error(at, "bad_value", "'" + id + "' is not a valid " + (step ? "step id" : key),
+            step ? "step ids are read as steps.<id>, so they are lower case letters, digits and "
+                   "'_', starting with a letter"
+                 : "ids are lower case letters, digits, '_' and '-', starting with a letter");
     }
     return id;
   }
 
-  std::string opId(const YAML::Node& map, const std::string& what, Location whatAt,
-                   Location& at) {
+  std::string opId(const YAML::Node& map, const std::string& what, Location whatAt, Location& at) {
     auto node = map["use"];
     if (!node) {
       error(whatAt, "missing_key", what + " has no `use:`",
@@ -262,6 +266,16 @@ class FlowParser {
       if (!w.IsScalar()) {
         error(s.whenAt, "bad_value", "`when:` must be a condition, found " + yaml::shapeName(w),
               "write `when: ${event.email != null}`");
+      } else if (w.Scalar().find("${") == std::string::npos) {
+        // A plain `when: false` is the boolean, not the (truthy) text "false".
+        Template t;
+        Template::Part part;
+        part.source = w.Scalar();
+        part.at = s.whenAt;
+        part.expr = std::make_unique<Node>();
+        part.expr->literal = literal(w);
+        t.parts.push_back(std::move(part));
+        s.when = std::move(t);
       } else {
         s.when = compile(w);
       }
@@ -435,6 +449,13 @@ class FlowParser {
           v.memberAt.push_back(yaml::at(it->first));
           v.members.emplace_back(name, value(it->second, name));
         }
+        v.keyOrder.resize(v.members.size());
+        for (std::size_t i = 0; i < v.keyOrder.size(); ++i) {
+          v.keyOrder[i] = i;
+        }
+        std::stable_sort(v.keyOrder.begin(), v.keyOrder.end(), [&](std::size_t a, std::size_t b) {
+          return v.members[a].first < v.members[b].first;
+        });
         return v;
       case YAML::NodeType::Sequence:
         v.kind = Value::Array;
@@ -595,14 +616,18 @@ Json evaluate(const Template& tmpl, const EvalEnv& env) {
 
 Json evaluate(const Value& value, const EvalEnv& env) {
   switch (value.kind) {
-    case Value::Literal: return value.literal;
-    case Value::Text: return evaluate(value.text, env);
+    case Value::Literal:
+      return value.literal;
+    case Value::Text:
+      return evaluate(value.text, env);
     case Value::Object: {
       Json out = Json::object();
-      for (const auto& [key, member] : value.members) {
-        Json v = evaluate(member, env);
+      auto& members = out.get_ref<Json::object_t&>();
+      // Inserting in key order at the end costs no comparisons (the object is a sorted map).
+      for (const auto i : value.keyOrder) {
+        Json v = evaluate(value.members[i].second, env);
         if (!v.is_null()) {
-          out[key] = std::move(v);
+          members.emplace_hint(members.end(), value.members[i].first, std::move(v));
         }
       }
       return out;

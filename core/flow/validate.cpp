@@ -67,23 +67,33 @@ bool compatible(StaticType::Kind have, sdk::Type need) {
     return true;
   }
   switch (need) {
-    case sdk::Type::String: return have == K::String || have == K::Date || have == K::DateTime;
-    case sdk::Type::Integer: return have == K::Integer;
-    case sdk::Type::Number: return have == K::Integer || have == K::Number;
-    case sdk::Type::Boolean: return have == K::Boolean;
-    case sdk::Type::DateTime: return have == K::DateTime;
-    case sdk::Type::Date: return have == K::Date;
-    case sdk::Type::Object: return have == K::Object;
-    case sdk::Type::Array: return have == K::Array;
-    case sdk::Type::Any: return true;
+    case sdk::Type::String:
+      return have == K::String || have == K::Date || have == K::DateTime;
+    case sdk::Type::Integer:
+      return have == K::Integer;
+    case sdk::Type::Number:
+      return have == K::Integer || have == K::Number;
+    case sdk::Type::Boolean:
+      return have == K::Boolean;
+    case sdk::Type::DateTime:
+      return have == K::DateTime;
+    case sdk::Type::Date:
+      return have == K::Date;
+    case sdk::Type::Object:
+      return have == K::Object;
+    case sdk::Type::Array:
+      return have == K::Array;
+    case sdk::Type::Any:
+      return true;
   }
   return true;
 }
 
 std::string conversionHint(StaticType::Kind have, sdk::Type need, const std::string& source) {
   if (have == StaticType::String && (need == sdk::Type::DateTime || need == sdk::Type::Date)) {
-    return "parse it: " + std::string(need == sdk::Type::Date ? "to_date(parse_date(" : "parse_date(") +
-           source + (need == sdk::Type::Date ? "))" : ")");
+    return "parse it: " +
+           std::string(need == sdk::Type::Date ? "to_date(parse_date(" : "parse_date(") + source +
+           (need == sdk::Type::Date ? "))" : ")");
   }
   if (have == StaticType::DateTime && need == sdk::Type::Date) {
     return "take its calendar date: to_date(" + source + ")";
@@ -110,8 +120,10 @@ bool constants(const Node& node, std::vector<std::pair<std::string, std::size_t>
         return true;
       }
       return node.literal.is_null();
-    case Op::Cond: return constants(*node.args[1], out) && constants(*node.args[2], out);
-    default: return false;
+    case Op::Cond:
+      return constants(*node.args[1], out) && constants(*node.args[2], out);
+    default:
+      return false;
   }
 }
 
@@ -162,12 +174,11 @@ class Validator {
     }
     if (entry.operation->kind != kind) {
       error(flow.file, at, "wrong_kind",
-            "'" + id + "' is " + std::string(entry.operation->kind == sdk::OperationKind::Action
-                                                 ? "an action"
-                                                 : "a trigger") +
-                ", but " +
-                (kind == sdk::OperationKind::Trigger ? "a trigger" : "a step") + " needs " +
-                (kind == sdk::OperationKind::Trigger ? "a trigger" : "an action"),
+            "'" + id + "' is " +
+                std::string(entry.operation->kind == sdk::OperationKind::Action ? "an action"
+                                                                                : "a trigger") +
+                ", but " + (kind == sdk::OperationKind::Trigger ? "a trigger" : "a step") +
+                " needs " + (kind == sdk::OperationKind::Trigger ? "a trigger" : "an action"),
             "see `ferry catalog list --kind " + std::string(sdk::kindName(kind)) + "`");
       return nullptr;
     }
@@ -176,8 +187,8 @@ class Validator {
   }
 
   const ConnectionConfig* connection(const Flow& flow, const std::string& name, Location at,
-                                     const sdk::ConnectorSpec* owner,
-                                     const sdk::OperationSpec* op, const std::string& what) {
+                                     const sdk::ConnectorSpec* owner, const sdk::OperationSpec* op,
+                                     const std::string& what) {
     if (config_ == nullptr || name.empty()) {
       return nullptr;
     }
@@ -266,14 +277,27 @@ class Validator {
           return;
         }
         const Location at = v.text.single() ? v.text.parts[0].at : v.at;
-        const std::string source =
-            v.text.single() ? v.text.parts[0].source : std::string("...");
+        std::string source = v.text.single() ? v.text.parts[0].source : std::string("...");
+        while (!source.empty() && source.back() == ' ') {
+          source.pop_back();
+        }
+        while (!source.empty() && source.front() == ' ') {
+          source.erase(0, 1);
+        }
         if (!compatible(type.kind, target->type)) {
+          std::string hint = conversionHint(type.kind, target->type, source);
+          if (v.text.single() && v.text.parts[0].expr->op == Op::Add) {
+            for (const auto& arg : v.text.parts[0].expr->args) {
+              if (arg->type.kind == StaticType::Date || arg->type.kind == StaticType::DateTime) {
+                hint = "'+' joins text; to move a date use add_days(date, n) or add_hours(date, n)";
+              }
+            }
+          }
           error(flow.file, at, "type_mismatch",
                 "input '" + name + "' of " + opId + " needs " +
                     std::string(sdk::typeName(target->type)) + ", but the mapping gives " +
                     std::string(kindName(type.kind)),
-                conversionHint(type.kind, target->type, source));
+                hint);
           return;
         }
         if (!target->enumValues.empty() && v.text.single()) {
@@ -320,8 +344,8 @@ class Validator {
             const auto best = closestName(target->fields, key);
             error(flow.file, v.memberAt[i], "unknown_input",
                   "'" + name + "' of " + opId + " has no field '" + key + "'",
-                  (best.empty() ? "" : "did you mean '" + best + "'? ") + "allowed: " +
-                      names(target->fields));
+                  (best.empty() ? "" : "did you mean '" + best + "'? ") +
+                      "allowed: " + names(target->fields));
           }
           checkValue(flow, member, f, name + "." + key, opId, scope);
         }
@@ -336,7 +360,8 @@ class Validator {
                 "map a single value here");
           return;
         }
-        const sdk::Field* element = target != nullptr && target->items ? target->items.get() : nullptr;
+        const sdk::Field* element =
+            target != nullptr && target->items ? target->items.get() : nullptr;
         for (std::size_t i = 0; i < v.items.size(); ++i) {
           checkValue(flow, v.items[i], element, name + "[" + std::to_string(i) + "]", opId, scope);
         }
@@ -359,10 +384,8 @@ class Validator {
       }
       if (f == nullptr) {
         const auto best = closestName(op.input, key);
-        error(flow.file, with.memberAt[i], "unknown_input",
-              op.id + " has no input '" + key + "'",
-              (best.empty() ? "" : "did you mean '" + best + "'? ") +
-                  "inputs: " + names(op.input));
+        error(flow.file, with.memberAt[i], "unknown_input", op.id + " has no input '" + key + "'",
+              (best.empty() ? "" : "did you mean '" + best + "'? ") + "inputs: " + names(op.input));
       }
       checkValue(flow, value, f, key, op.id, scope);
     }
@@ -389,9 +412,8 @@ class Validator {
     const sdk::ConnectorSpec* triggerOwner = nullptr;
     const auto* trigger = operation(flow, flow.trigger.use, flow.trigger.useAt,
                                     sdk::OperationKind::Trigger, &triggerOwner);
-    const auto* triggerConnection =
-        connection(flow, flow.trigger.connection, flow.trigger.connectionAt, triggerOwner,
-                   trigger, "trigger");
+    const auto* triggerConnection = connection(
+        flow, flow.trigger.connection, flow.trigger.connectionAt, triggerOwner, trigger, "trigger");
     std::vector<const sdk::OperationSpec*> ops(flow.steps.size(), nullptr);
     std::vector<const sdk::ConnectorSpec*> owners(flow.steps.size(), nullptr);
     for (std::size_t i = 0; i < flow.steps.size(); ++i) {

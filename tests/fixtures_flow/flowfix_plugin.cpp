@@ -176,9 +176,9 @@ class FlowfixConnector : public BasicConnector {
       op.id = "flowfix.note.created";
       op.summary = "A note was written";
       op.delivery = Delivery::Webhook;
-      op.output = {str("id").require(),      str("contactId").require(),
-                   str("content"),           str("description").withFormat("slate"),
-                   boolean("isPinned"),      datetime("createdAt")};
+      op.output = {str("id").require(), str("contactId").require(),
+                   str("content"),      str("description").withFormat("slate"),
+                   boolean("isPinned"), datetime("createdAt")};
       op.scopes = {"notes.readonly"};
       op.recordKey = "contactId";
       op.examples = {{"A note",
@@ -195,8 +195,10 @@ class FlowfixConnector : public BasicConnector {
       OperationSpec op;
       op.id = "flowfix.contact.upsert";
       op.summary = "Create or update a contact";
-      op.input = {str("locationId").require().describe("Filled from the connection setting "
-                                                       "location_id when not mapped."),
+      op.input = {str("locationId")
+                      .require()
+                      .describe("Filled from the connection setting "
+                                "location_id when not mapped."),
                   str("email").withFormat("email"),
                   str("firstName"),
                   str("lastName"),
@@ -241,20 +243,19 @@ class FlowfixConnector : public BasicConnector {
                   boolean("completed").defaults(false),
                   str("status").oneOf({"incompleted", "completed"}),
                   str("assignedTo")};
-      op.output = {object("task", {str("id").require(), str("title"), datetime("dueDate"),
-                                   boolean("completed")})};
+      op.output = {object(
+          "task", {str("id").require(), str("title"), datetime("dueDate"), boolean("completed")})};
       op.scopes = {"contacts.write"};
       op.method = "POST";
       op.path = "/contacts/{contactId}/tasks";
-      op.examples = {{"Create",
-                      {{"contactId", "ghl-c-1"},
-                       {"title", "Call back"},
-                       {"dueDate", "2026-11-28T09:00:00Z"}},
-                      {{"task",
-                        {{"id", "ghl-t-1"},
-                         {"title", "Call back"},
-                         {"dueDate", "2026-11-28T09:00:00Z"},
-                         {"completed", false}}}}}};
+      op.examples = {
+          {"Create",
+           {{"contactId", "ghl-c-1"}, {"title", "Call back"}, {"dueDate", "2026-11-28T09:00:00Z"}},
+           {{"task",
+             {{"id", "ghl-t-1"},
+              {"title", "Call back"},
+              {"dueDate", "2026-11-28T09:00:00Z"},
+              {"completed", false}}}}}};
       add(op, std::make_unique<TaskCreate>());
     }
     {
@@ -281,8 +282,9 @@ class FlowfixConnector : public BasicConnector {
     spec.version = "1.0.0";
     spec.description = "A connector shaped like Umsatz-io events and GHL actions, for flow tests.";
     spec.auth = {{"private_token", "A bearer token.", {str("token").describe("The token.")}}};
-    spec.settings = {str("base_url").defaults("https://flowfix.example.test"),
-                     str("location_id").describe("Fills `locationId` when a flow does not map it.")};
+    spec.settings = {
+        str("base_url").defaults("https://flowfix.example.test"),
+        str("location_id").describe("Fills `locationId` when a flow does not map it.")};
     spec.scopes = {"contacts.readonly", "contacts.write", "activities.readonly", "notes.readonly"};
     return spec;
   }

@@ -4,6 +4,7 @@
 #include "flow/dates.hpp"
 #include "flow/dry_run.hpp"
 #include "flow/expr.hpp"
+#include "flow/flow.hpp"
 
 namespace ferry::core::flow {
 namespace {
@@ -247,7 +248,8 @@ TEST(MappingTypes, StaticTypesOfExpressions) {
       return StepState::Unknown;
     }
     sdk::Schema schema = {sdk::str("email").require(), sdk::datetime("at"), sdk::integer("n"),
-                          sdk::object("contact", {sdk::str("name")}), sdk::object("data", {}).open()};
+                          sdk::object("contact", {sdk::str("name")}),
+                          sdk::object("data", {}).open()};
   } scope;
   auto typeOf = [&](const std::string& text) {
     std::vector<ExprError> errors;
@@ -310,6 +312,45 @@ TEST(Dates, ParseAndFormatRoundTrip) {
   EXPECT_FALSE(dates::parse("2026-11-26T25:00", "").has_value());
   EXPECT_FALSE(dates::parse("2026-11-26Tfoo", "").has_value());
   EXPECT_FALSE(dates::parse("26.11.2026 10", "").has_value());
+}
+
+}  // namespace
+}  // namespace ferry::core::flow
+
+namespace ferry::core::flow {
+namespace {
+
+TEST(FlowTemplates, InterpolationTypesAndLiteralConditions) {
+  std::vector<Diagnostic> diags;
+  auto flow = parseFlow(R"(version: 1
+id: t
+trigger: {use: x.y.z, connection: c}
+steps:
+  - id: a
+    use: x.y.w
+    connection: c
+    when: false
+    with:
+      typed: ${event.n + 1}
+      text: "n=${event.n}, $${literal}"
+      list: [1, "two", "${event.s}"]
+      nested: {flag: true, none: null, quoted: "true"}
+  - id: b
+    use: x.y.w
+    connection: c
+    when: "${event.n > 1}"
+)",
+                        "t.yaml", diags);
+  ASSERT_TRUE(flow.has_value());
+  ASSERT_TRUE(diags.empty()) << formatText(diags);
+  const Json event = {{"n", 2}, {"s", "x"}};
+  const Json steps = Json::object();
+  EvalEnv env{&event, &steps, nullptr, {}};
+  EXPECT_EQ(evaluate(*flow->steps[0].when, env), false);
+  EXPECT_EQ(evaluate(*flow->steps[1].when, env), true);
+  EXPECT_EQ(evaluate(flow->steps[0].with, env),
+            Json::parse(R"({"typed":3,"text":"n=2, ${literal}","list":[1,"two","x"],)"
+                        R"("nested":{"flag":true,"quoted":"true"}})"));
 }
 
 }  // namespace
