@@ -1,7 +1,6 @@
-#include <algorithm>
-#include <iomanip>
 #include <iostream>
 
+#include "catalog/export.hpp"
 #include "catalog/spec_json.hpp"
 #include "cli/cli.hpp"
 
@@ -11,26 +10,13 @@ namespace {
 
 using sdk::Json;
 
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (const auto& i : items) {
-    out += (out.empty() ? "" : sep) + i;
-  }
-  return out;
-}
-
-void printTable(const std::vector<catalog::Entry>& entries) {
-  std::size_t width = 2;
+void printEntries(const std::vector<catalog::Entry>& entries) {
+  std::vector<std::vector<std::string>> rows;
   for (const auto& e : entries) {
-    width = std::max(width, e.operation->id.size());
+    rows.push_back({e.operation->id, std::string(sdk::kindName(e.operation->kind)),
+                    join(e.operation->scopes, ","), e.operation->summary});
   }
-  std::cout << std::left << std::setw(static_cast<int>(width)) << "ID" << "  " << std::setw(7)
-            << "KIND" << "  SUMMARY\n";
-  for (const auto& e : entries) {
-    std::cout << std::left << std::setw(static_cast<int>(width)) << e.operation->id << "  "
-              << std::setw(7) << sdk::kindName(e.operation->kind) << "  " << e.operation->summary
-              << "\n";
-  }
+  printTable({"ID", "KIND", "SCOPES", "SUMMARY"}, rows);
 }
 
 Json entriesToJson(const std::vector<catalog::Entry>& entries) {
@@ -100,7 +86,7 @@ void addCatalogCommands(Cli& cli) {
     if (list->json) {
       std::cout << entriesToJson(entries).dump(2) << "\n";
     } else {
-      printTable(entries);
+      printEntries(entries);
     }
   });
 
@@ -120,7 +106,7 @@ void addCatalogCommands(Cli& cli) {
     } else if (entries.empty()) {
       std::cout << "No operation matches '" << join(search->words, " ") << "'.\n";
     } else {
-      printTable(entries);
+      printEntries(entries);
     }
   });
 
@@ -168,6 +154,26 @@ void addCatalogCommands(Cli& cli) {
       const auto& ex = op.examples.front();
       std::cout << "\nExample: " << ex.title << "\n  input:  " << ex.input.dump()
                 << "\n  output: " << ex.output.dump() << "\n";
+    }
+  });
+
+  // catalog export
+  auto exportDir = std::make_shared<std::string>();
+  auto* exportCmd = catalog->add_subcommand(
+      "export", "Write the catalog as catalog.json, README.md and one <connector>.md each");
+  exportCmd->add_option("dir", *exportDir, "The directory to write into (created if needed)")
+      ->required();
+  exportCmd->footer("The output depends only on the loaded plugins. The committed catalog/ "
+                    "folder is this export with only the bundled plugins loaded.");
+  exportCmd->callback([&cli, exportDir] {
+    try {
+      const auto written = catalog::exportCatalog(cli.catalog(), *exportDir);
+      std::cout << "Wrote " << written.size() << " files to " << *exportDir << " ("
+                << cli.catalog().plugins().size() << " connectors, " << cli.catalog().list().size()
+                << " operations).\n";
+    } catch (const std::exception& e) {
+      printError(*exportDir, "export_failed", e.what(), "check that the directory is writable");
+      cli.exitCode = kFailure;
     }
   });
 }

@@ -29,14 +29,18 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help, --help-all, --version
+    }
+    // A usage error: name the (sub)command it belongs to, in the usual error format.
+    std::string place = "ferry";
+    const CLI::App* command = &app;
+    while (!command->get_subcommands().empty()) {
+      command = command->get_subcommands().front();
+      place += " " + command->get_name();
+    }
+    cli::printError(place, "usage", e.what(), "run '" + place + " --help' for the usage");
     return cli::kUsage;
   } catch (const std::exception& e) {
     cli::printError("ferry", "internal", e.what());

@@ -1,5 +1,6 @@
 #include "loader/loader.hpp"
 
+#include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +50,32 @@ LoadOutcome refuse(const fs::path& path, std::string code, std::string reason) {
 
 }  // namespace
 
+std::string LoadError::hint() const {
+  if (code == "not_found") {
+    return "check the path; ferry plugin list shows the installed plugins";
+  }
+  if (code == "not_elf" || code == "no_entry_point") {
+    return "a ferry plugin is a shared library built with FERRY_PLUGIN(factory) from "
+           "<ferry/sdk/plugin.hpp>";
+  }
+  if (code == "abi_mismatch") {
+    return "rebuild the plugin against the SDK of this ferry (find_package(ferry_sdk))";
+  }
+  if (code == "load_failed") {
+    return "link plugins with -Wl,--no-undefined (ferry_add_plugin does) and only against the SDK";
+  }
+  if (code == "factory_threw") {
+    return "the plugin's factory must construct its connector without throwing";
+  }
+  if (code == "bad_spec") {
+    return "operation ids are '<connector>.<resource>.<verb>' in lower snake case, each once";
+  }
+  if (code == "duplicate" || code == "shadowed") {
+    return "ferry plugin list shows where each plugin comes from";
+  }
+  return "";
+}
+
 std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   std::vector<std::string> problems;
   static const std::regex idRe("[a-z][a-z0-9_]*");
@@ -82,10 +109,14 @@ LoadOutcome loadLibrary(const fs::path& path) {
   }
   std::shared_ptr<dll::shared_library> lib;
   try {
+    // Immediate binding: an unresolved symbol fails here instead of killing the process at the
+    // first call (cpp-stack.md #1).
     lib = std::make_shared<dll::shared_library>(
         path, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     return refuse(path, "load_failed", "cannot be loaded: " + dlerrorText(e));
+  } catch (...) {
+    return refuse(path, "load_failed", "cannot be loaded: unknown error");
   }
   if (!lib->has(kAbiSymbol)) {
     return refuse(path, "no_entry_point",
@@ -138,15 +169,14 @@ LoadOutcome loadLibrary(const fs::path& path) {
 ScanResult scan(const std::vector<fs::path>& directories) {
   ScanResult result;
   std::set<fs::path> visited;
-  std::map<std::string, std::size_t> byId;  // connector id -> index in result.plugins
-  std::set<std::string> duplicated;
+  std::vector<LoadedPlugin> loaded;  // in search order
   for (const auto& dir : directories) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
       continue;
     }
     const auto canonical = fs::weakly_canonical(dir, ec);
-    if (!visited.insert(canonical).second) {
+    if (!visited.insert(ec ? dir : canonical).second) {
       continue;
     }
     std::vector<fs::path> files;
@@ -160,43 +190,53 @@ ScanResult scan(const std::vector<fs::path>& directories) {
       auto outcome = loadLibrary(file);
       if (outcome.error) {
         result.errors.push_back(std::move(*outcome.error));
-        continue;
-      }
-      const auto& spec = outcome.plugin->spec();
-      auto found = byId.find(spec.id);
-      if (found == byId.end()) {
-        byId[spec.id] = result.plugins.size();
-        result.plugins.push_back(std::move(*outcome.plugin));
-        continue;
-      }
-      const auto& first = result.plugins[found->second];
-      if (first.spec().version == spec.version) {
-        result.errors.push_back(LoadError{
-            file, "duplicate",
-            "declares connector '" + spec.id + "' " + spec.version + ", already loaded from " +
-                first.path.string() + "; remove one of the two"});
-        duplicated.insert(spec.id);
       } else {
-        result.errors.push_back(LoadError{
-            file, "shadowed",
-            "declares connector '" + spec.id + "' " + spec.version + ", shadowed by version " +
-                first.spec().version + " from " + first.path.string()});
+        loaded.push_back(std::move(*outcome.plugin));
       }
     }
   }
-  // Two libraries with the same id and version: neither is trusted.
-  if (!duplicated.empty()) {
-    std::vector<LoadedPlugin> kept;
-    for (auto& p : result.plugins) {
-      if (duplicated.count(p.spec().id) != 0) {
-        result.errors.push_back(LoadError{p.path, "duplicate",
-                                          "declares connector '" + p.spec().id + "' " +
-                                              p.spec().version + " like another library"});
-      } else {
-        kept.push_back(std::move(p));
-      }
+  // Two libraries with the same id and version: neither is trusted, and each error names every
+  // library involved so that the user knows which file to remove.
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> byIdVersion;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    byIdVersion[{loaded[i].spec().id, loaded[i].spec().version}].push_back(i);
+  }
+  std::vector<bool> refused(loaded.size(), false);
+  for (const auto& [key, indexes] : byIdVersion) {
+    if (indexes.size() < 2) {
+      continue;
     }
-    result.plugins = std::move(kept);
+    for (std::size_t i : indexes) {
+      std::string others;
+      for (std::size_t j : indexes) {
+        if (j != i) {
+          others += (others.empty() ? "" : ", ") + loaded[j].path.string();
+        }
+      }
+      result.errors.push_back(LoadError{
+          loaded[i].path, "duplicate",
+          "declares connector '" + key.first + "' " + key.second + ", as does " + others +
+              "; remove all but one of these libraries"});
+      refused[i] = true;
+    }
+  }
+  // Same id, another version: the first one in search order wins.
+  std::map<std::string, std::size_t> winner;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    if (refused[i]) {
+      continue;
+    }
+    const auto& spec = loaded[i].spec();
+    auto [it, fresh] = winner.emplace(spec.id, i);
+    if (fresh) {
+      result.plugins.push_back(loaded[i]);
+      continue;
+    }
+    const auto& first = loaded[it->second];
+    result.errors.push_back(LoadError{
+        loaded[i].path, "shadowed",
+        "declares connector '" + spec.id + "' " + spec.version + ", shadowed by version " +
+            first.spec().version + " from " + first.path.string()});
   }
   return result;
 }
@@ -237,7 +277,22 @@ std::vector<fs::path> defaultPluginDirs() {
     }
   }
   dirs.push_back(userPluginDir());
-  dirs.push_back(executableDir() / ".." / "lib" / "ferry" / "plugins");
+  for (auto& dir : bundledPluginDirs()) {
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+std::vector<fs::path> bundledPluginDirs() {
+  const auto prefix = executableDir().parent_path();
+  std::vector<fs::path> dirs{prefix / "lib" / "ferry" / "plugins"};
+#ifdef FERRY_INSTALL_PLUGINDIR
+  // An install with another libdir (e.g. lib/x86_64-linux-gnu) puts the plugins there.
+  const auto installed = prefix / FERRY_INSTALL_PLUGINDIR;
+  if (installed.lexically_normal() != dirs.front().lexically_normal()) {
+    dirs.push_back(installed);
+  }
+#endif
   return dirs;
 }
 
