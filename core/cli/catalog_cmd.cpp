@@ -73,6 +73,23 @@ void addCatalogCommands(Cli& cli) {
   listCmd->callback([&cli, list] {
     catalog::Filter filter;
     if (!list->connector.empty()) {
+      const auto& cat = cli.catalog();
+      if (cat.plugin(list->connector) == nullptr) {
+        std::string nearest;
+        std::size_t best = 0;
+        for (const auto& p : cat.plugins()) {
+          const auto d = catalog::editDistance(list->connector, p.spec().id);
+          if (nearest.empty() || d < best) {
+            nearest = p.spec().id;
+            best = d;
+          }
+        }
+        printError(list->connector, "unknown_connector", "no loaded plugin has this connector id",
+                   nearest.empty() ? "no plugin is loaded; ferry plugin list shows where ferry looks"
+                                   : "did you mean '" + nearest + "'?");
+        cli.exitCode = kInvalid;
+        return;
+      }
       filter.connector = list->connector;
     }
     if (!list->kind.empty()) {
@@ -124,7 +141,7 @@ void addCatalogCommands(Cli& cli) {
     const auto entry = cat.find(show->id);
     if (entry.operation == nullptr) {
       const auto near = cat.closest(show->id, 1);
-      printError(show->id, "unknown_operation", "no installed plugin declares this operation",
+      printError(show->id, "unknown_operation", "no loaded plugin declares this operation",
                  near.empty() ? "ferry catalog list shows every operation"
                               : "did you mean '" + near.front() + "'?");
       cli.exitCode = kInvalid;
