@@ -2,7 +2,8 @@
 //
 //   build/dev/bench/startup_bench [--runs N] [--ferry PATH] [--plugins DIR]...
 //
-// 1. Runs /bin/true (the baseline), `ferry --version` and `ferry catalog list` N times each (stdout to /dev/null) and
+// 1. Runs /bin/true (the baseline), `ferry --version` and `ferry catalog list` N times each (stdout
+// to /dev/null) and
 //    reports the median, p90, min and max wall time in milliseconds.
 // 2. For every *.so in the plugin directories (default: the bundled ones beside ferry, plus the
 //    test and example fixtures of the build tree), loads it N times, each time in a fresh forked
@@ -142,8 +143,8 @@ int main(int argc, char** argv) {
     }
     report("/bin/true (process start-up baseline)", summarize(samples), runs);
   }
-  for (const auto& args : std::vector<std::vector<std::string>>{{"--version"},
-                                                                {"catalog", "list"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--version"}, {"catalog", "list"}}) {
     std::string name = "ferry";
     for (const auto& a : args) {
       name += " " + a;
@@ -183,7 +184,8 @@ int main(int argc, char** argv) {
         samples.push_back(ms);
       }
       if (samples.empty()) {
-        std::printf("%-48s refused by the loader\n", ("load " + library.filename().string()).c_str());
+        std::printf("%-48s refused by the loader\n",
+                    ("load " + library.filename().string()).c_str());
         continue;
       }
       report("load " + library.filename().string(), summarize(samples), samples.size());

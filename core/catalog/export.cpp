@@ -71,16 +71,15 @@ void fieldRows(const sdk::Schema& schema, const std::string& prefix, std::ostrin
     const std::string path = prefix + f.name;
     std::string description = f.description;
     if (!f.enumValues.empty()) {
-      description += (description.empty() ? "" : " ") + std::string("One of: ") +
-                     codeList(f.enumValues) + ".";
+      description +=
+          (description.empty() ? "" : " ") + std::string("One of: ") + codeList(f.enumValues) + ".";
     }
     if (f.additionalFields) {
       description += (description.empty() ? "" : " ") + std::string("Open: other members allowed.");
     }
-    out << "| " << code(path) << " | " << cell(typeText(f)) << " | "
-        << (f.required ? "yes" : "no") << " | "
-        << (f.defaultValue ? code(cell(f.defaultValue->dump())) : "") << " | " << cell(description)
-        << " |\n";
+    out << "| " << code(path) << " | " << cell(typeText(f)) << " | " << (f.required ? "yes" : "no")
+        << " | " << (f.defaultValue ? code(cell(f.defaultValue->dump())) : "") << " | "
+        << cell(description) << " |\n";
     fieldRows(f.fields, path + ".", out);
     if (f.items) {
       fieldRows(f.items->fields, path + "[].", out);
@@ -105,8 +104,8 @@ void operationsTable(const std::vector<const sdk::OperationSpec*>& ops, const st
   out << "| id | kind | summary | scopes |\n| --- | --- | --- | --- |\n";
   for (const auto* op : ops) {
     out << "| [" << code(op->id) << "](" << link << "#" << anchor(op->id) << ") | "
-        << sdk::kindName(op->kind) << " | " << cell(op->summary) << " | "
-        << codeList(op->scopes) << " |\n";
+        << sdk::kindName(op->kind) << " | " << cell(op->summary) << " | " << codeList(op->scopes)
+        << " |\n";
   }
   out << "\n";
 }
@@ -116,8 +115,7 @@ std::vector<const sdk::OperationSpec*> sortedOperations(const sdk::ConnectorSpec
   for (const auto& op : spec.operations) {
     ops.push_back(&op);
   }
-  std::sort(ops.begin(), ops.end(),
-            [](const auto* a, const auto* b) { return a->id < b->id; });
+  std::sort(ops.begin(), ops.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
   return ops;
 }
 
@@ -188,8 +186,7 @@ std::vector<const sdk::ConnectorSpec*> sortedConnectors(const Catalog& catalog) 
   for (const auto& p : catalog.plugins()) {
     specs.push_back(&p.spec());
   }
-  std::sort(specs.begin(), specs.end(),
-            [](const auto* a, const auto* b) { return a->id < b->id; });
+  std::sort(specs.begin(), specs.end(), [](const auto* a, const auto* b) { return a->id < b->id; });
   return specs;
 }
 
@@ -241,8 +238,7 @@ std::vector<ExportFile> renderExport(const Catalog& catalog) {
     connectors.push_back(j);
   }
   std::vector<ExportFile> files;
-  files.push_back(
-      {"catalog.json", Json{{"format", 1}, {"connectors", connectors}}.dump(2) + "\n"});
+  files.push_back({"catalog.json", Json{{"format", 1}, {"connectors", connectors}}.dump(2) + "\n"});
   files.push_back({"README.md", indexPage(specs)});
   for (const auto* spec : specs) {
     files.push_back({spec->id + ".md", connectorPage(*spec)});

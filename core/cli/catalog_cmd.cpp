@@ -85,16 +85,17 @@ void addCatalogCommands(Cli& cli) {
           }
         }
         printError(list->connector, "unknown_connector", "no loaded plugin has this connector id",
-                   nearest.empty() ? "no plugin is loaded; ferry plugin list shows where ferry looks"
-                                   : "did you mean '" + nearest + "'?");
+                   nearest.empty()
+                       ? "no plugin is loaded; ferry plugin list shows where ferry looks"
+                       : "did you mean '" + nearest + "'?");
         cli.exitCode = kInvalid;
         return;
       }
       filter.connector = list->connector;
     }
     if (!list->kind.empty()) {
-      filter.kind = list->kind == "action" ? sdk::OperationKind::Action
-                                           : sdk::OperationKind::Trigger;
+      filter.kind =
+          list->kind == "action" ? sdk::OperationKind::Action : sdk::OperationKind::Trigger;
     }
     if (!list->scope.empty()) {
       filter.scope = list->scope;
@@ -180,8 +181,9 @@ void addCatalogCommands(Cli& cli) {
       "export", "Write the catalog as catalog.json, README.md and one <connector>.md each");
   exportCmd->add_option("dir", *exportDir, "The directory to write into (created if needed)")
       ->required();
-  exportCmd->footer("The output depends only on the loaded plugins. The committed catalog/ "
-                    "folder is this export with only the bundled plugins loaded.");
+  exportCmd->footer(
+      "The output depends only on the loaded plugins. The committed catalog/ "
+      "folder is this export with only the bundled plugins loaded.");
   exportCmd->callback([&cli, exportDir] {
     try {
       const auto written = catalog::exportCatalog(cli.catalog(), *exportDir);

@@ -40,7 +40,20 @@ int main(int argc, char** argv) {
       command = command->get_subcommands().front();
       place += " " + command->get_name();
     }
-    cli::printError(place, "usage", e.what(), "run '" + place + " --help' for the usage");
+    std::string message = e.what();
+    std::string hint = "run '" + place + " --help' for the usage";
+    const auto extra = command->remaining();
+    if (!extra.empty() && !command->get_subcommands({}).empty() &&
+        !extra.front().starts_with("-")) {
+      // CLI11 reports an unknown subcommand as a missing one; say what was wrong instead.
+      std::string known;
+      for (const auto* sub : command->get_subcommands({})) {
+        known += (known.empty() ? "" : ", ") + sub->get_name();
+      }
+      message = "unknown command '" + extra.front() + "'";
+      hint = "the commands of '" + place + "' are: " + known;
+    }
+    cli::printError(place, "usage", message, hint);
     return cli::kUsage;
   } catch (const std::exception& e) {
     cli::printError("ferry", "internal", e.what());

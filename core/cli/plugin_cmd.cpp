@@ -109,8 +109,7 @@ void addPluginCommands(Cli& cli) {
   };
   auto inspectOpts = std::make_shared<InspectOptions>();
   auto* inspect = plugin->add_subcommand("inspect", "Show a plugin's declaration (file or id)");
-  inspect->add_option("plugin", inspectOpts->target,
-                      "A library file (.so) or a loaded plugin's id")
+  inspect->add_option("plugin", inspectOpts->target, "A library file (.so) or a loaded plugin's id")
       ->required();
   inspect->add_flag("--json", inspectOpts->json, "Print JSON (stable, see docs/catalog-json.md)");
   inspect->callback([&cli, inspectOpts] {
@@ -150,8 +149,9 @@ void addPluginCommands(Cli& cli) {
   auto* install = plugin->add_subcommand(
       "install", "Validate a plugin library and install it into the user's plugin directory");
   install->add_option("file", *installFile, "The plugin library (.so)")->required();
-  install->footer("The user's plugin directory is $FERRY_HOME/plugins (default "
-                  "~/.local/share/ferry/plugins); installs are recorded in plugins.lock.json.");
+  install->footer(
+      "The user's plugin directory is $FERRY_HOME/plugins (default "
+      "~/.local/share/ferry/plugins); installs are recorded in plugins.lock.json.");
   install->callback([&cli, installFile] {
     const auto dir = loader::userPluginDir();
     std::vector<fs::path> others;

@@ -98,9 +98,9 @@ std::vector<LockEntry> readLock(const fs::path& pluginDir) {
   text << in.rdbuf();
   const Json j = Json::parse(text.str(), nullptr, false);
   const auto bad = [&](const std::string& why) {
-    return InstallError(path, "bad_lock", "the lock file is damaged: " + why,
-                        "restore it, or delete it and reinstall the plugins in " +
-                            pluginDir.string());
+    return InstallError(
+        path, "bad_lock", "the lock file is damaged: " + why,
+        "restore it, or delete it and reinstall the plugins in " + pluginDir.string());
   };
   if (j.is_discarded() || !j.is_object()) {
     throw bad("it is not a JSON object");
@@ -191,8 +191,8 @@ InstallResult install(const fs::path& library, const fs::path& pluginDir,
       continue;
     }
     const auto canonical = fs::weakly_canonical(p.path, ec);
-    const bool inPluginDir = fs::weakly_canonical(p.path.parent_path(), ec) ==
-                             fs::weakly_canonical(pluginDir, ec);
+    const bool inPluginDir =
+        fs::weakly_canonical(p.path.parent_path(), ec) == fs::weakly_canonical(pluginDir, ec);
     if (inPluginDir && (p.path.filename() == fileName || p.path.filename() == replacedFile)) {
       continue;  // the install being replaced
     }
@@ -259,8 +259,8 @@ InstallResult install(const fs::path& library, const fs::path& pluginDir,
 
 LockEntry remove(const std::string& id, const fs::path& pluginDir) {
   auto entries = readLock(pluginDir);
-  const auto it = std::find_if(entries.begin(), entries.end(),
-                               [&](const LockEntry& e) { return e.id == id; });
+  const auto it =
+      std::find_if(entries.begin(), entries.end(), [&](const LockEntry& e) { return e.id == id; });
   if (it == entries.end()) {
     std::string installed;
     for (const auto& e : entries) {

@@ -23,7 +23,9 @@ class InstallError : public std::runtime_error {
  public:
   InstallError(std::filesystem::path place, std::string code, const std::string& message,
                std::string hint)
-      : std::runtime_error(message), place(std::move(place)), code(std::move(code)),
+      : std::runtime_error(message),
+        place(std::move(place)),
+        code(std::move(code)),
         hint(std::move(hint)) {}
   std::filesystem::path place;
   std::string code;

@@ -89,8 +89,7 @@ std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   std::set<std::string> seen;
   for (const auto& op : spec.operations) {
     if (!std::regex_match(op.id, opRe) || op.id.rfind(spec.id + ".", 0) != 0) {
-      problems.push_back("operation id '" + op.id + "' is not '" + spec.id +
-                         ".<resource>.<verb>'");
+      problems.push_back("operation id '" + op.id + "' is not '" + spec.id + ".<resource>.<verb>'");
     }
     if (!seen.insert(op.id).second) {
       problems.push_back("operation id '" + op.id + "' is declared twice");
@@ -146,8 +145,7 @@ LoadOutcome loadLibrary(const fs::path& path) {
   }
   // The deleter holds the library, so it stays mapped while the connector lives
   // (cpp-stack.md #2).
-  std::shared_ptr<sdk::Connector> connector(made.release(),
-                                            [lib](sdk::Connector* c) { delete c; });
+  std::shared_ptr<sdk::Connector> connector(made.release(), [lib](sdk::Connector* c) { delete c; });
   std::vector<std::string> problems;
   try {
     problems = checkSpec(connector->spec());
@@ -213,10 +211,10 @@ ScanResult scan(const std::vector<fs::path>& directories) {
           others += (others.empty() ? "" : ", ") + loaded[j].path.string();
         }
       }
-      result.errors.push_back(LoadError{
-          loaded[i].path, "duplicate",
-          "declares connector '" + key.first + "' " + key.second + ", as does " + others +
-              "; remove all but one of these libraries"});
+      result.errors.push_back(LoadError{loaded[i].path, "duplicate",
+                                        "declares connector '" + key.first + "' " + key.second +
+                                            ", as does " + others +
+                                            "; remove all but one of these libraries"});
       refused[i] = true;
     }
   }
@@ -233,10 +231,10 @@ ScanResult scan(const std::vector<fs::path>& directories) {
       continue;
     }
     const auto& first = loaded[it->second];
-    result.errors.push_back(LoadError{
-        loaded[i].path, "shadowed",
-        "declares connector '" + spec.id + "' " + spec.version + ", shadowed by version " +
-            first.spec().version + " from " + first.path.string()});
+    result.errors.push_back(LoadError{loaded[i].path, "shadowed",
+                                      "declares connector '" + spec.id + "' " + spec.version +
+                                          ", shadowed by version " + first.spec().version +
+                                          " from " + first.path.string()});
   }
   return result;
 }
@@ -265,8 +263,8 @@ std::vector<fs::path> defaultPluginDirs() {
     std::size_t start = 0;
     while (start <= all.size()) {
       const auto colon = all.find(':', start);
-      const auto part = all.substr(start, colon == std::string::npos ? std::string::npos
-                                                                     : colon - start);
+      const auto part =
+          all.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
       if (!part.empty()) {
         dirs.emplace_back(part);
       }

@@ -33,7 +33,8 @@ class Cli : public ::testing::Test {
     root_ = fs::path(FERRY_BINARY_DIR) / "tests" / "tmp" / (std::string("Cli.") + info->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "home");
-    env_ = {{"FERRY_HOME", (root_ / "home").string()}, {"FERRY_PLUGIN_PATH", ""},
+    env_ = {{"FERRY_HOME", (root_ / "home").string()},
+            {"FERRY_PLUGIN_PATH", ""},
             {"XDG_DATA_HOME", ""}};
   }
   void TearDown() override {
@@ -60,18 +61,17 @@ const std::vector<std::pair<std::string, std::string>> kBroken = {
     {"bad_spec.so", "bad_spec"}};
 
 TEST_F(Cli, HelpEverywhere) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"},
-           {"plugin", "--help"},
-           {"plugin", "list", "--help"},
-           {"plugin", "inspect", "--help"},
-           {"plugin", "install", "--help"},
-           {"plugin", "remove", "--help"},
-           {"catalog", "--help"},
-           {"catalog", "list", "--help"},
-           {"catalog", "search", "--help"},
-           {"catalog", "show", "--help"},
-           {"catalog", "export", "--help"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                {"plugin", "--help"},
+                                                                {"plugin", "list", "--help"},
+                                                                {"plugin", "inspect", "--help"},
+                                                                {"plugin", "install", "--help"},
+                                                                {"plugin", "remove", "--help"},
+                                                                {"catalog", "--help"},
+                                                                {"catalog", "list", "--help"},
+                                                                {"catalog", "search", "--help"},
+                                                                {"catalog", "show", "--help"},
+                                                                {"catalog", "export", "--help"}}) {
     const auto run = ferry(args);
     EXPECT_EQ(run.exitCode, 0) << args.front();
     EXPECT_TRUE(contains(run.out, "Usage:")) << run.out;
@@ -88,7 +88,8 @@ TEST_F(Cli, Version) {
 TEST_F(Cli, UsageErrorsExitWithTwoAndAHint) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "ferry: error[usage]:"},
-      {{"frobnicate"}, "ferry: error[usage]:"},
+      {{"frobnicate"}, "ferry: error[usage]: unknown command 'frobnicate'"},
+      {{"plugin", "bogus"}, "ferry plugin: error[usage]: unknown command 'bogus'"},
       {{"plugin"}, "ferry plugin: error[usage]:"},
       {{"plugin", "install"}, "ferry plugin install: error[usage]: file is required"},
       {{"plugin", "remove"}, "ferry plugin remove: error[usage]:"},
@@ -105,9 +106,21 @@ TEST_F(Cli, UsageErrorsExitWithTwoAndAHint) {
     }
     EXPECT_EQ(run.exitCode, 2) << joined << run.err;
     EXPECT_TRUE(contains(run.err, expected)) << joined << "\n" << run.err;
-    EXPECT_TRUE(contains(run.err, "\nhint: run '")) << joined << "\n" << run.err;
+    EXPECT_TRUE(contains(run.err, "\nhint: ")) << joined << "\n" << run.err;
     EXPECT_TRUE(run.out.empty()) << joined << run.out;
   }
+}
+
+TEST_F(Cli, AnUnknownCommandListsTheKnownOnes) {
+  const auto run = ferry({"plugin", "bogus"});
+  EXPECT_EQ(run.exitCode, 2);
+  EXPECT_TRUE(contains(run.err,
+                       "hint: the commands of 'ferry plugin' are: list, inspect, install, "
+                       "remove"))
+      << run.err;
+  EXPECT_TRUE(contains(ferry({"--help"}).out, "catalog"));
+  EXPECT_TRUE(contains(ferry({"frobnicate"}).err, "hint: run 'ferry --help'") ||
+              contains(ferry({"frobnicate"}).err, "hint: the commands of 'ferry' are: "));
 }
 
 TEST_F(Cli, InspectRefusesEveryBrokenLibraryWithExitThree) {
@@ -229,8 +242,8 @@ TEST_F(Cli, RemovingAPluginFromThePathPointsToWhereItComesFrom) {
   withTestPlugin();
   const auto run = ferry({"plugin", "remove", "test"});
   EXPECT_EQ(run.exitCode, 3);
-  EXPECT_TRUE(contains(run.err, "hint: 'test' is loaded from " +
-                                    (kFixtures / "good" / "test_plugin.so").string()))
+  EXPECT_TRUE(contains(
+      run.err, "hint: 'test' is loaded from " + (kFixtures / "good" / "test_plugin.so").string()))
       << run.err;
 }
 
@@ -259,7 +272,8 @@ TEST_F(Cli, CatalogListShowsScopesAndFilters) {
   ASSERT_EQ(table.size(), 3u) << run.out;
   EXPECT_EQ(table[0], "ID                     KIND     SCOPES          SUMMARY");
   EXPECT_EQ(table[1], "test.message.received  trigger  messages.read   A message arrived");
-  EXPECT_EQ(table[2], "test.message.send      action   messages.write  Send a message to the test server");
+  EXPECT_EQ(table[2],
+            "test.message.send      action   messages.write  Send a message to the test server");
 
   auto ids = [&](const std::vector<std::string>& args) {
     const auto r = ferry(args);
@@ -272,7 +286,8 @@ TEST_F(Cli, CatalogListShowsScopesAndFilters) {
     return out;
   };
   using Ids = std::vector<std::string>;
-  EXPECT_EQ(ids({"catalog", "list", "--json"}), (Ids{"test.message.received", "test.message.send"}));
+  EXPECT_EQ(ids({"catalog", "list", "--json"}),
+            (Ids{"test.message.received", "test.message.send"}));
   EXPECT_EQ(ids({"catalog", "list", "--json", "--kind", "action"}), (Ids{"test.message.send"}));
   EXPECT_EQ(ids({"catalog", "list", "--json", "--scope", "messages.read"}),
             (Ids{"test.message.received"}));
@@ -340,8 +355,9 @@ TEST_F(Cli, CatalogShowSuggestsTheClosestOperation) {
   EXPECT_TRUE(run.out.empty());
   const auto err = lines(run.err);
   ASSERT_EQ(err.size(), 2u) << run.err;
-  EXPECT_EQ(err[0], "test.mesage.snd: error[unknown_operation]: no loaded plugin declares this "
-                    "operation");
+  EXPECT_EQ(err[0],
+            "test.mesage.snd: error[unknown_operation]: no loaded plugin declares this "
+            "operation");
   EXPECT_EQ(err[1], "hint: did you mean 'test.message.send'?");
 }
 

@@ -54,8 +54,8 @@ loader::LoadedPlugin crm() {
           object("address", {str("city").describe("City.")}).describe("Postal address."),
           str("status").oneOf({"lead", "customer"}).defaults("lead").describe("Status.")},
          {str("id").require().describe("The new contact's id.")}),
-      op("crm.contact.created", OperationKind::Trigger, "A contact was created",
-         {"contacts.read"}, {}, {str("id").require().describe("Contact id.")}),
+      op("crm.contact.created", OperationKind::Trigger, "A contact was created", {"contacts.read"},
+         {}, {str("id").require().describe("Contact id.")}),
   };
   spec.operations[1].examples = {{"A lead", {{"email", "a@example.com"}}, {{"id", "c1"}}}};
   spec.operations[2].delivery = Delivery::Webhook;
@@ -68,7 +68,8 @@ loader::LoadedPlugin mail() {
   spec.name = "Mail";
   spec.version = "1.0.0";
   spec.operations = {op("mail.message.send", OperationKind::Action, "Send an e-mail (plain | html)",
-                        {"mail.send"}, {str("to").require().describe("Recipient contact address.")})};
+                        {"mail.send"},
+                        {str("to").require().describe("Recipient contact address.")})};
   return {"/somewhere/private/mail.so", std::make_shared<DeclaredOnly>(spec)};
 }
 
@@ -206,8 +207,9 @@ TEST(CatalogExport, WritesJsonAnIndexAndOnePagePerConnector) {
       << page;
   EXPECT_NE(page.find("| `address.city` | string | no |"), std::string::npos);
   EXPECT_NE(page.find("| `tags` | array of string | no |"), std::string::npos);
-  EXPECT_NE(page.find("| `status` | string | no | `\"lead\"` | Status. One of: `lead`, `customer`. |"),
-            std::string::npos)
+  EXPECT_NE(
+      page.find("| `status` | string | no | `\"lead\"` | Status. One of: `lead`, `customer`. |"),
+      std::string::npos)
       << page;
   EXPECT_NE(page.find("**Event**"), std::string::npos);  // the trigger's output
   EXPECT_NE(page.find("delivered by webhook"), std::string::npos);

@@ -97,13 +97,12 @@ TEST_F(Install, ReinstallingTheSameIdReplacesIt) {
 TEST_F(Install, EveryBrokenLibraryIsRefusedAndChangesNothing) {
   install(kGoodLibrary, dir_, {});
   const auto before = snapshot();
-  const std::map<std::string, std::string> cases = {
-      {"not_elf.so", "not_elf"},
-      {"no_entry_point.so", "no_entry_point"},
-      {"abi_mismatch.so", "abi_mismatch"},
-      {"unresolved_symbol.so", "load_failed"},
-      {"factory_throws.so", "factory_threw"},
-      {"bad_spec.so", "bad_spec"}};
+  const std::map<std::string, std::string> cases = {{"not_elf.so", "not_elf"},
+                                                    {"no_entry_point.so", "no_entry_point"},
+                                                    {"abi_mismatch.so", "abi_mismatch"},
+                                                    {"unresolved_symbol.so", "load_failed"},
+                                                    {"factory_throws.so", "factory_threw"},
+                                                    {"bad_spec.so", "bad_spec"}};
   for (const auto& [file, code] : cases) {
     const auto path = kFixtures / "broken" / file;
     try {

@@ -32,8 +32,7 @@ struct HelloPlugin {
 // A greetings service on 127.0.0.1: stores greetings, or answers with a chosen status.
 class GreetingsServer {
  public:
-  GreetingsServer()
-      : server_([this](const sandbox::Request& r) { return handle(r); }) {
+  GreetingsServer() : server_([this](const sandbox::Request& r) { return handle(r); }) {
     server_.start();
   }
   ~GreetingsServer() { server_.stop(); }

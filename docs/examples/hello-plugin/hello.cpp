@@ -24,7 +24,8 @@ void throwForStatus(const HttpResponse& res) {
     throw e;
   }
   if (res.status >= 500) {
-    throw OperationError(ErrorKind::Transient, "hello.server", "The service failed (" + status + ").");
+    throw OperationError(ErrorKind::Transient, "hello.server",
+                         "The service failed (" + status + ").");
   }
   if (res.status == 401 || res.status == 403) {
     throw OperationError(ErrorKind::Auth, "hello.unauthorized", "The token was refused.");
@@ -81,9 +82,7 @@ OperationSpec sendGreetingSpec() {
   op.method = "POST";
   op.path = "/greetings";
   op.recordKey = "id";
-  op.examples = {{"Greet Ada",
-                  {{"name", "Ada"}},
-                  {{"id", "g-1"}, {"text", "Hello, Ada!"}}}};
+  op.examples = {{"Greet Ada", {{"name", "Ada"}}, {{"id", "g-1"}, {"text", "Hello, Ada!"}}}};
   return op;
 }
 
@@ -100,9 +99,11 @@ class HelloConnector : public BasicConnector {
     spec.name = "Hello";
     spec.version = "0.1.0";
     spec.description = "Sends greetings to a greetings service (the plugin tutorial's example).";
-    spec.auth = {{"token", "A bearer token.",
+    spec.auth = {{"token",
+                  "A bearer token.",
                   {str("token").require().withFormat("secret").describe("The bearer token.")}}};
-    spec.settings = {str("base_url").require().withFormat("uri").describe("The service's base URL.")};
+    spec.settings = {
+        str("base_url").require().withFormat("uri").describe("The service's base URL.")};
     spec.scopes = {"greetings.write"};
     return spec;
   }

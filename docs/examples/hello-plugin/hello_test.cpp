@@ -1,6 +1,6 @@
 // Runs the SDK's conformance suite on the Hello connector.
-#include "conformance.hpp"
 #include "hello.hpp"
+#include "conformance.hpp"
 
 namespace {
 
