@@ -187,9 +187,11 @@ void addCatalogCommands(Cli& cli) {
   exportCmd->callback([&cli, exportDir] {
     try {
       const auto written = catalog::exportCatalog(cli.catalog(), *exportDir);
-      std::cout << "Wrote " << written.size() << " files to " << *exportDir << " ("
-                << cli.catalog().plugins().size() << " connectors, " << cli.catalog().list().size()
-                << " operations).\n";
+      const auto connectors = cli.catalog().plugins().size();
+      const auto operations = cli.catalog().list().size();
+      std::cout << "Wrote " << written.size() << " files to " << *exportDir << " (" << connectors
+                << (connectors == 1 ? " connector, " : " connectors, ") << operations
+                << (operations == 1 ? " operation" : " operations") << ").\n";
     } catch (const std::exception& e) {
       printError(*exportDir, "export_failed", e.what(), "check that the directory is writable");
       cli.exitCode = kFailure;

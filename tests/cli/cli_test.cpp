@@ -33,6 +33,11 @@ class Cli : public ::testing::Test {
     root_ = fs::path(FERRY_BINARY_DIR) / "tests" / "tmp" / (std::string("Cli.") + info->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "home");
+    // A private copy of the binary, so that the plugins bundled beside the real one (GHL,
+    // Umsatz-io, ...) are not loaded: these tests see only the plugins they choose.
+    fs::create_directories(root_ / "prefix" / "bin");
+    ferry_ = root_ / "prefix" / "bin" / "ferry";
+    fs::copy_file(kFerry, ferry_);
     env_ = {{"FERRY_HOME", (root_ / "home").string()},
             {"FERRY_PLUGIN_PATH", ""},
             {"XDG_DATA_HOME", ""}};
@@ -43,12 +48,13 @@ class Cli : public ::testing::Test {
   }
 
   testing::Run ferry(const std::vector<std::string>& args) {
-    return testing::runProgram(kFerry.string(), args, env_, root_ / "run");
+    return testing::runProgram(ferry_.string(), args, env_, root_ / "run");
   }
   // Loads the test plugin through FERRY_PLUGIN_PATH.
   void withTestPlugin() { env_["FERRY_PLUGIN_PATH"] = (kFixtures / "good").string(); }
 
   fs::path root_;
+  fs::path ferry_;
   std::map<std::string, std::string> env_;
 };
 
