@@ -4,12 +4,14 @@
 //
 // 1. Runs /bin/true (the baseline), `ferry --version` and `ferry catalog list` N times each (stdout
 // to /dev/null) and
-//    reports the median, p90, min and max wall time in milliseconds.
+//    reports the median, p90, min and max wall time in milliseconds, and the same for the CPU
+//    time (user + system) of the child, which depends far less on the machine's load.
 // 2. For every *.so in the plugin directories (default: the bundled ones beside ferry, plus the
 //    test and example fixtures of the build tree), loads it N times, each time in a fresh forked
 //    process so that nothing is cached by the dynamic linker, and reports the same figures.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,8 +57,13 @@ void report(const std::string& what, const Stats& s, std::size_t runs) {
               what.c_str(), s.median, s.p90, s.min, s.max, runs);
 }
 
-// Wall time of one run of `ferry args...`, or a negative value when it failed.
-double timeRun(const std::string& ferry, const std::vector<std::string>& args) {
+struct Sample {
+  double wallMs = -1;  // negative when the run failed
+  double cpuMs = 0;    // user + system time of the child: what the run costs on an idle machine
+};
+
+// Wall and CPU time of one run of `ferry args...`.
+Sample timeRun(const std::string& ferry, const std::vector<std::string>& args) {
   std::vector<char*> argv{const_cast<char*>(ferry.c_str())};
   for (const auto& a : args) {
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -69,16 +76,19 @@ double timeRun(const std::string& ferry, const std::vector<std::string>& args) {
   pid_t pid = 0;
   if (posix_spawn(&pid, ferry.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
     posix_spawn_file_actions_destroy(&actions);
-    return -1;
+    return {};
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
   const auto end = Clock::now();
   posix_spawn_file_actions_destroy(&actions);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return -1;
+    return {};
   }
-  return std::chrono::duration<double, std::milli>(end - start).count();
+  auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
+  return {std::chrono::duration<double, std::milli>(end - start).count(),
+          ms(usage.ru_utime) + ms(usage.ru_stime)};
 }
 
 // Load time of one library in a fresh child process, or a negative value when it was refused.
@@ -138,10 +148,14 @@ int main(int argc, char** argv) {
   {
     // The cost of starting any process on this machine, for scale.
     std::vector<double> samples;
+    std::vector<double> cpu;
     for (std::size_t i = 0; i < runs; ++i) {
-      samples.push_back(timeRun("/bin/true", {}));
+      const auto sample = timeRun("/bin/true", {});
+      samples.push_back(sample.wallMs);
+      cpu.push_back(sample.cpuMs);
     }
     report("/bin/true (process start-up baseline)", summarize(samples), runs);
+    report("  cpu (user+sys)", summarize(cpu), runs);
   }
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"--version"}, {"catalog", "list"}}) {
@@ -151,15 +165,18 @@ int main(int argc, char** argv) {
     }
     timeRun(ferry, args);  // warm the page cache
     std::vector<double> samples;
+    std::vector<double> cpu;
     for (std::size_t i = 0; i < runs; ++i) {
-      const double ms = timeRun(ferry, args);
-      if (ms < 0) {
+      const auto sample = timeRun(ferry, args);
+      if (sample.wallMs < 0) {
         std::cerr << "startup_bench: '" << name << "' failed\n";
         return 1;
       }
-      samples.push_back(ms);
+      samples.push_back(sample.wallMs);
+      cpu.push_back(sample.cpuMs);
     }
     report(name, summarize(samples), runs);
+    report("  cpu (user+sys)", summarize(cpu), runs);
   }
 
   for (const auto& dir : pluginDirs) {
