@@ -60,6 +60,12 @@ const catalog::Catalog& Cli::catalog() {
       log::write(sdk::LogLevel::Warn, "Plugin library refused.",
                  {{"path", error.path.string()}, {"code", error.code}, {"reason", error.reason}});
     }
+    for (const auto& plugin : result.plugins) {
+      log::write(sdk::LogLevel::Debug, "Plugin loaded.",
+                 {{"path", plugin.path.string()},
+                  {"id", plugin.spec().id},
+                  {"version", plugin.spec().version}});
+    }
     catalog_ = std::make_unique<catalog::Catalog>(std::move(result.plugins));
   }
   return *catalog_;

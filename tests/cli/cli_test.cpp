@@ -200,6 +200,15 @@ TEST_F(Cli, JsonLogLinesAreValidJsonEvenWithQuotes) {
   EXPECT_EQ(line["code"], "not_elf");
   EXPECT_EQ(line["path"], (dir / "say \"hi\" \\ there.so").string());
   EXPECT_TRUE(line["msg"].is_string());
+  // --log-level debug also says which plugins were loaded.
+  env_["FERRY_PLUGIN_PATH"] = dir.string() + ":" + (kFixtures / "good").string();
+  const auto debug = ferry({"--log-format", "json", "--log-level", "debug", "plugin", "list"});
+  bool loaded = false;
+  for (const auto& l : lines(debug.err)) {
+    const auto j = Json::parse(l);
+    loaded = loaded || (j["msg"] == "Plugin loaded." && j["id"] == "test" && j["level"] == "debug");
+  }
+  EXPECT_TRUE(loaded) << debug.err;
   // --log-level error silences the warning.
   EXPECT_TRUE(ferry({"--log-level", "error", "plugin", "list"}).err.empty());
 }
