@@ -185,19 +185,14 @@ InstallResult install(const fs::path& library, const fs::path& pluginDir,
   std::vector<fs::path> dirs = otherDirs;
   dirs.push_back(pluginDir);
   std::error_code ec;
-  const auto sourceCanonical = fs::weakly_canonical(library, ec);
   for (const auto& p : loadEach(dirs)) {
     if (p.spec().id != spec.id) {
       continue;
     }
-    const auto canonical = fs::weakly_canonical(p.path, ec);
     const bool inPluginDir =
         fs::weakly_canonical(p.path.parent_path(), ec) == fs::weakly_canonical(pluginDir, ec);
     if (inPluginDir && (p.path.filename() == fileName || p.path.filename() == replacedFile)) {
       continue;  // the install being replaced
-    }
-    if (canonical == sourceCanonical) {
-      continue;
     }
     if (inPluginDir) {
       throw InstallError(library, "conflict",

@@ -134,6 +134,25 @@ TEST_F(Install, RefusesTheVersionAnotherDirectoryAlreadyProvides) {
   EXPECT_TRUE(snapshot().empty());
 }
 
+TEST_F(Install, RefusesALibraryThatFerryAlreadyLoadsFromWhereItIs) {
+  // Installing a copy of a library from FERRY_PLUGIN_PATH would make both copies duplicates.
+  try {
+    install(kGoodLibrary, dir_, {kFixtures / "good"});
+    FAIL() << "installed a copy of a library that is already loaded";
+  } catch (const InstallError& e) {
+    EXPECT_EQ(e.code, "conflict");
+  }
+  EXPECT_TRUE(snapshot().empty());
+}
+
+TEST_F(Install, ReinstallingFromTheInstalledFileItselfWorks) {
+  install(kGoodLibrary, dir_, {});
+  const auto again = install(dir_ / "test.so", dir_, {});
+  EXPECT_EQ(again.replacedVersion, "1.0.0");
+  EXPECT_EQ(snapshot().size(), 2u);
+  EXPECT_EQ(scan({dir_}).plugins.size(), 1u);
+}
+
 TEST_F(Install, RefusesWhenAnUnlistedFileInTheDirectoryDeclaresTheSameConnector) {
   fs::create_directories(dir_);
   fs::copy_file(kGoodLibrary, dir_ / "manual.so");
