@@ -1,5 +1,7 @@
 #include "loader/loader.hpp"
 
+#include <elf.h>
+
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "ferry/sdk/plugin.hpp"
 
@@ -27,6 +30,80 @@ bool isElf(const fs::path& path) {
   in.read(magic, 4);
   return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' &&
          magic[3] == 'F';
+}
+
+// What the file's dynamic symbol table says about the ABI symbol, read without loading the
+// library, so that a library built for another ABI (or not for ferry at all) never runs any of
+// its code, not even its static initialisers.
+struct AbiProbe {
+  enum class Result { Unknown, Absent, Found } result = Result::Unknown;
+  std::uint32_t version = 0;
+};
+
+AbiProbe probeAbi(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  const std::uint64_t fileSize = fs::file_size(path, ec);
+  if (!in || ec) {
+    return {};
+  }
+  // Reads `size` bytes at `offset` into `out`; false when they are not all in the file.
+  auto readAt = [&](std::uint64_t offset, std::uint64_t size, void* out) {
+    if (offset > fileSize || size > fileSize - offset) {
+      return false;
+    }
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(static_cast<char*>(out), static_cast<std::streamsize>(size));
+    return static_cast<std::uint64_t>(in.gcount()) == size;
+  };
+  Elf64_Ehdr header{};
+  if (!readAt(0, sizeof header, &header) || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr)) {
+    return {};  // not what this parser reads: let dlopen decide
+  }
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  if (!readAt(header.e_shoff, sections.size() * sizeof(Elf64_Shdr), sections.data())) {
+    return {};
+  }
+  for (const auto& symtab : sections) {
+    if (symtab.sh_type != SHT_DYNSYM || symtab.sh_link >= sections.size() ||
+        symtab.sh_entsize != sizeof(Elf64_Sym)) {
+      continue;
+    }
+    const auto& strtab = sections[symtab.sh_link];
+    std::vector<Elf64_Sym> symbols(symtab.sh_size / sizeof(Elf64_Sym));
+    std::string names(strtab.sh_size, '\0');
+    if (!readAt(symtab.sh_offset, symbols.size() * sizeof(Elf64_Sym), symbols.data()) ||
+        !readAt(strtab.sh_offset, names.size(), names.data())) {
+      return {};
+    }
+    for (const auto& sym : symbols) {
+      if (sym.st_name >= names.size() || sym.st_shndx == SHN_UNDEF ||
+          std::string_view(names.c_str() + sym.st_name) != kAbiSymbol) {
+        continue;
+      }
+      if (sym.st_shndx >= sections.size() || sym.st_size != sizeof(std::uint32_t)) {
+        return {};
+      }
+      const auto& section = sections[sym.st_shndx];
+      if (section.sh_type == SHT_NOBITS || sym.st_value < section.sh_addr) {
+        return {};
+      }
+      AbiProbe probe{AbiProbe::Result::Found, 0};
+      if (!readAt(section.sh_offset + (sym.st_value - section.sh_addr), sizeof probe.version,
+                  &probe.version)) {
+        return {};
+      }
+      return probe;
+    }
+    return {AbiProbe::Result::Absent, 0};
+  }
+  return {};
+}
+
+std::string abiMismatch(std::uint32_t abi) {
+  return "was built for SDK ABI " + std::to_string(abi) + ", this ferry speaks ABI " +
+         std::to_string(sdk::kAbiVersion) + "; rebuild it against this SDK";
 }
 
 // Boost.DLL's messages end with a bogus errno text; the dlerror part in parentheses is the
@@ -106,6 +183,14 @@ LoadOutcome loadLibrary(const fs::path& path) {
   if (!isElf(path)) {
     return refuse(path, "not_elf", "not an ELF shared library");
   }
+  const auto probe = probeAbi(path);
+  if (probe.result == AbiProbe::Result::Absent) {
+    return refuse(path, "no_entry_point",
+                  "exports no '" + std::string(kAbiSymbol) + "' (not built with FERRY_PLUGIN)");
+  }
+  if (probe.result == AbiProbe::Result::Found && probe.version != sdk::kAbiVersion) {
+    return refuse(path, "abi_mismatch", abiMismatch(probe.version));
+  }
   std::shared_ptr<dll::shared_library> lib;
   try {
     // Immediate binding: an unresolved symbol fails here instead of killing the process at the
@@ -123,9 +208,7 @@ LoadOutcome loadLibrary(const fs::path& path) {
   }
   const auto abi = lib->get<const std::uint32_t>(kAbiSymbol);
   if (abi != sdk::kAbiVersion) {
-    return refuse(path, "abi_mismatch",
-                  "was built for SDK ABI " + std::to_string(abi) + ", this ferry speaks ABI " +
-                      std::to_string(sdk::kAbiVersion) + "; rebuild it against this SDK");
+    return refuse(path, "abi_mismatch", abiMismatch(abi));
   }
   if (!lib->has(kEntryPoint)) {
     return refuse(path, "no_entry_point",

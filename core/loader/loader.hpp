@@ -36,9 +36,10 @@ struct ScanResult {
   std::vector<LoadError> errors;
 };
 
-// Loads one library. Checks, in order: the file exists and is ELF, it exports the ABI version
-// and the entry point, the ABI version matches the host's, then calls the factory (once) and
-// checks the declaration. Loads with immediate binding, so an unresolved symbol is an error
+// Loads one library. Checks, in order: the file exists and is ELF; its dynamic symbol table
+// (read from the file, before anything is mapped) exports the ABI version and it matches the
+// host's; it loads; it exports the entry point; then calls the factory (once) and checks the
+// declaration. Loads with immediate binding, so an unresolved symbol is an error
 // here, never a crash later. Never throws; a refused library yields a LoadError.
 struct LoadOutcome {
   std::unique_ptr<LoadedPlugin> plugin;

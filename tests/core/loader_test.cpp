@@ -76,12 +76,13 @@ TEST(Loader, RefusesATruncatedElfFile) {
   expectRefused(truncated, "load_failed", truncated.string());
 }
 
-TEST(Loader, RefusesALibraryWithoutTheEntryPoint) {
+TEST(Loader, RefusesALibraryWithoutTheEntryPointWithoutLoadingIt) {
   expectRefused(kBroken / "no_entry_point.so", "no_entry_point", "ferry_sdk_abi_version");
 }
 
-TEST(Loader, RefusesAnotherAbiVersionWithoutCallingTheFactory) {
-  // The fixture's factory aborts the process, so reaching the assertions proves it was not called.
+TEST(Loader, RefusesAnotherAbiVersionWithoutLoadingTheLibrary) {
+  // The fixture's static initialiser and factory abort the process, so reaching the assertions
+  // proves that the version was read from the file and the library never mapped.
   expectRefused(kBroken / "abi_mismatch.so", "abi_mismatch", "SDK ABI 1001");
 }
 
