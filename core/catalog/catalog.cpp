@@ -46,9 +46,9 @@ const loader::LoadedPlugin* Catalog::plugin(std::string_view connectorId) const 
 }
 
 Entry Catalog::find(std::string_view operationId) const {
-  auto it = std::lower_bound(
-      entries_.begin(), entries_.end(), operationId,
-      [](const Entry& e, std::string_view id) { return e.operation->id < id; });
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), operationId,
+                       [](const Entry& e, std::string_view id) { return e.operation->id < id; });
   if (it != entries_.end() && it->operation->id == operationId) {
     return *it;
   }

@@ -1,7 +1,6 @@
-#include <algorithm>
-#include <iomanip>
 #include <iostream>
 
+#include "catalog/export.hpp"
 #include "catalog/spec_json.hpp"
 #include "cli/cli.hpp"
 
@@ -11,26 +10,13 @@ namespace {
 
 using sdk::Json;
 
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (const auto& i : items) {
-    out += (out.empty() ? "" : sep) + i;
-  }
-  return out;
-}
-
-void printTable(const std::vector<catalog::Entry>& entries) {
-  std::size_t width = 2;
+void printEntries(const std::vector<catalog::Entry>& entries) {
+  std::vector<std::vector<std::string>> rows;
   for (const auto& e : entries) {
-    width = std::max(width, e.operation->id.size());
+    rows.push_back({e.operation->id, std::string(sdk::kindName(e.operation->kind)),
+                    join(e.operation->scopes, ","), e.operation->summary});
   }
-  std::cout << std::left << std::setw(static_cast<int>(width)) << "ID" << "  " << std::setw(7)
-            << "KIND" << "  SUMMARY\n";
-  for (const auto& e : entries) {
-    std::cout << std::left << std::setw(static_cast<int>(width)) << e.operation->id << "  "
-              << std::setw(7) << sdk::kindName(e.operation->kind) << "  " << e.operation->summary
-              << "\n";
-  }
+  printTable({"ID", "KIND", "SCOPES", "SUMMARY"}, rows);
 }
 
 Json entriesToJson(const std::vector<catalog::Entry>& entries) {
@@ -87,11 +73,29 @@ void addCatalogCommands(Cli& cli) {
   listCmd->callback([&cli, list] {
     catalog::Filter filter;
     if (!list->connector.empty()) {
+      const auto& cat = cli.catalog();
+      if (cat.plugin(list->connector) == nullptr) {
+        std::string nearest;
+        std::size_t best = 0;
+        for (const auto& p : cat.plugins()) {
+          const auto d = catalog::editDistance(list->connector, p.spec().id);
+          if (nearest.empty() || d < best) {
+            nearest = p.spec().id;
+            best = d;
+          }
+        }
+        printError(list->connector, "unknown_connector", "no loaded plugin has this connector id",
+                   nearest.empty()
+                       ? "no plugin is loaded; ferry plugin list shows where ferry looks"
+                       : "did you mean '" + nearest + "'?");
+        cli.exitCode = kInvalid;
+        return;
+      }
       filter.connector = list->connector;
     }
     if (!list->kind.empty()) {
-      filter.kind = list->kind == "action" ? sdk::OperationKind::Action
-                                           : sdk::OperationKind::Trigger;
+      filter.kind =
+          list->kind == "action" ? sdk::OperationKind::Action : sdk::OperationKind::Trigger;
     }
     if (!list->scope.empty()) {
       filter.scope = list->scope;
@@ -100,7 +104,7 @@ void addCatalogCommands(Cli& cli) {
     if (list->json) {
       std::cout << entriesToJson(entries).dump(2) << "\n";
     } else {
-      printTable(entries);
+      printEntries(entries);
     }
   });
 
@@ -120,7 +124,7 @@ void addCatalogCommands(Cli& cli) {
     } else if (entries.empty()) {
       std::cout << "No operation matches '" << join(search->words, " ") << "'.\n";
     } else {
-      printTable(entries);
+      printEntries(entries);
     }
   });
 
@@ -138,7 +142,7 @@ void addCatalogCommands(Cli& cli) {
     const auto entry = cat.find(show->id);
     if (entry.operation == nullptr) {
       const auto near = cat.closest(show->id, 1);
-      printError(show->id, "unknown_operation", "no installed plugin declares this operation",
+      printError(show->id, "unknown_operation", "no loaded plugin declares this operation",
                  near.empty() ? "ferry catalog list shows every operation"
                               : "did you mean '" + near.front() + "'?");
       cli.exitCode = kInvalid;
@@ -168,6 +172,29 @@ void addCatalogCommands(Cli& cli) {
       const auto& ex = op.examples.front();
       std::cout << "\nExample: " << ex.title << "\n  input:  " << ex.input.dump()
                 << "\n  output: " << ex.output.dump() << "\n";
+    }
+  });
+
+  // catalog export
+  auto exportDir = std::make_shared<std::string>();
+  auto* exportCmd = catalog->add_subcommand(
+      "export", "Write the catalog as catalog.json, README.md and one <connector>.md each");
+  exportCmd->add_option("dir", *exportDir, "The directory to write into (created if needed)")
+      ->required();
+  exportCmd->footer(
+      "The output depends only on the loaded plugins. The committed catalog/ "
+      "folder is this export with only the bundled plugins loaded.");
+  exportCmd->callback([&cli, exportDir] {
+    try {
+      const auto written = catalog::exportCatalog(cli.catalog(), *exportDir);
+      const auto connectors = cli.catalog().plugins().size();
+      const auto operations = cli.catalog().list().size();
+      std::cout << "Wrote " << written.size() << " files to " << *exportDir << " (" << connectors
+                << (connectors == 1 ? " connector, " : " connectors, ") << operations
+                << (operations == 1 ? " operation" : " operations") << ").\n";
+    } catch (const std::exception& e) {
+      printError(*exportDir, "export_failed", e.what(), "check that the directory is writable");
+      cli.exitCode = kFailure;
     }
   });
 }

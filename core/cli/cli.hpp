@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 
@@ -35,6 +36,13 @@ struct Cli {
 // Prints `path: error[code]: message` and an optional hint line to stderr.
 void printError(const std::string& place, const std::string& code, const std::string& message,
                 const std::string& hint = "");
+
+// Prints rows under upper-case headers, columns padded to the widest cell (the last column is not
+// padded), each line indented by `indent` spaces.
+void printTable(const std::vector<std::string>& headers,
+                const std::vector<std::vector<std::string>>& rows, std::size_t indent = 0);
+
+std::string join(const std::vector<std::string>& items, const std::string& separator);
 
 // Each group of subcommands lives in its own file and registers itself here.
 void addPluginCommands(Cli& cli);

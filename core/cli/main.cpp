@@ -34,14 +34,31 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help, --help-all, --version
+    }
+    // A usage error: name the (sub)command it belongs to, in the usual error format.
+    std::string place = "ferry";
+    const CLI::App* command = &app;
+    while (!command->get_subcommands().empty()) {
+      command = command->get_subcommands().front();
+      place += " " + command->get_name();
+    }
+    std::string message = e.what();
+    std::string hint = "run '" + place + " --help' for the usage";
+    const auto extra = command->remaining();
+    if (!extra.empty() && !command->get_subcommands({}).empty() &&
+        !extra.front().starts_with("-")) {
+      // CLI11 reports an unknown subcommand as a missing one; say what was wrong instead.
+      std::string known;
+      for (const auto* sub : command->get_subcommands({})) {
+        known += (known.empty() ? "" : ", ") + sub->get_name();
+      }
+      message = "unknown command '" + extra.front() + "'";
+      hint = "the commands of '" + place + "' are: " + known;
+    }
+    cli::printError(place, "usage", message, hint);
     return cli::kUsage;
   } catch (const std::exception& e) {
     cli::printError("ferry", "internal", e.what());

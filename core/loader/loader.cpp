@@ -1,5 +1,8 @@
 #include "loader/loader.hpp"
 
+#include <elf.h>
+
+#include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <string_view>
 
 #include "ferry/sdk/plugin.hpp"
 
@@ -26,6 +30,80 @@ bool isElf(const fs::path& path) {
   in.read(magic, 4);
   return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' &&
          magic[3] == 'F';
+}
+
+// What the file's dynamic symbol table says about the ABI symbol, read without loading the
+// library, so that a library built for another ABI (or not for ferry at all) never runs any of
+// its code, not even its static initialisers.
+struct AbiProbe {
+  enum class Result { Unknown, Absent, Found } result = Result::Unknown;
+  std::uint32_t version = 0;
+};
+
+AbiProbe probeAbi(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  const std::uint64_t fileSize = fs::file_size(path, ec);
+  if (!in || ec) {
+    return {};
+  }
+  // Reads `size` bytes at `offset` into `out`; false when they are not all in the file.
+  auto readAt = [&](std::uint64_t offset, std::uint64_t size, void* out) {
+    if (offset > fileSize || size > fileSize - offset) {
+      return false;
+    }
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(static_cast<char*>(out), static_cast<std::streamsize>(size));
+    return static_cast<std::uint64_t>(in.gcount()) == size;
+  };
+  Elf64_Ehdr header{};
+  if (!readAt(0, sizeof header, &header) || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr)) {
+    return {};  // not what this parser reads: let dlopen decide
+  }
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  if (!readAt(header.e_shoff, sections.size() * sizeof(Elf64_Shdr), sections.data())) {
+    return {};
+  }
+  for (const auto& symtab : sections) {
+    if (symtab.sh_type != SHT_DYNSYM || symtab.sh_link >= sections.size() ||
+        symtab.sh_entsize != sizeof(Elf64_Sym)) {
+      continue;
+    }
+    const auto& strtab = sections[symtab.sh_link];
+    std::vector<Elf64_Sym> symbols(symtab.sh_size / sizeof(Elf64_Sym));
+    std::string names(strtab.sh_size, '\0');
+    if (!readAt(symtab.sh_offset, symbols.size() * sizeof(Elf64_Sym), symbols.data()) ||
+        !readAt(strtab.sh_offset, names.size(), names.data())) {
+      return {};
+    }
+    for (const auto& sym : symbols) {
+      if (sym.st_name >= names.size() || sym.st_shndx == SHN_UNDEF ||
+          std::string_view(names.c_str() + sym.st_name) != kAbiSymbol) {
+        continue;
+      }
+      if (sym.st_shndx >= sections.size() || sym.st_size != sizeof(std::uint32_t)) {
+        return {};
+      }
+      const auto& section = sections[sym.st_shndx];
+      if (section.sh_type == SHT_NOBITS || sym.st_value < section.sh_addr) {
+        return {};
+      }
+      AbiProbe probe{AbiProbe::Result::Found, 0};
+      if (!readAt(section.sh_offset + (sym.st_value - section.sh_addr), sizeof probe.version,
+                  &probe.version)) {
+        return {};
+      }
+      return probe;
+    }
+    return {AbiProbe::Result::Absent, 0};
+  }
+  return {};
+}
+
+std::string abiMismatch(std::uint32_t abi) {
+  return "was built for SDK ABI " + std::to_string(abi) + ", this ferry speaks ABI " +
+         std::to_string(sdk::kAbiVersion) + "; rebuild it against this SDK";
 }
 
 // Boost.DLL's messages end with a bogus errno text; the dlerror part in parentheses is the
@@ -49,6 +127,32 @@ LoadOutcome refuse(const fs::path& path, std::string code, std::string reason) {
 
 }  // namespace
 
+std::string LoadError::hint() const {
+  if (code == "not_found") {
+    return "check the path; ferry plugin list shows the installed plugins";
+  }
+  if (code == "not_elf" || code == "no_entry_point") {
+    return "a ferry plugin is a shared library built with FERRY_PLUGIN(factory) from "
+           "<ferry/sdk/plugin.hpp>";
+  }
+  if (code == "abi_mismatch") {
+    return "rebuild the plugin against the SDK of this ferry (find_package(ferry_sdk))";
+  }
+  if (code == "load_failed") {
+    return "link plugins with -Wl,--no-undefined (ferry_add_plugin does) and only against the SDK";
+  }
+  if (code == "factory_threw") {
+    return "the plugin's factory must construct its connector without throwing";
+  }
+  if (code == "bad_spec") {
+    return "operation ids are '<connector>.<resource>.<verb>' in lower snake case, each once";
+  }
+  if (code == "duplicate" || code == "shadowed") {
+    return "ferry plugin list shows where each plugin comes from";
+  }
+  return "";
+}
+
 std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   std::vector<std::string> problems;
   static const std::regex idRe("[a-z][a-z0-9_]*");
@@ -62,8 +166,7 @@ std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   std::set<std::string> seen;
   for (const auto& op : spec.operations) {
     if (!std::regex_match(op.id, opRe) || op.id.rfind(spec.id + ".", 0) != 0) {
-      problems.push_back("operation id '" + op.id + "' is not '" + spec.id +
-                         ".<resource>.<verb>'");
+      problems.push_back("operation id '" + op.id + "' is not '" + spec.id + ".<resource>.<verb>'");
     }
     if (!seen.insert(op.id).second) {
       problems.push_back("operation id '" + op.id + "' is declared twice");
@@ -80,12 +183,24 @@ LoadOutcome loadLibrary(const fs::path& path) {
   if (!isElf(path)) {
     return refuse(path, "not_elf", "not an ELF shared library");
   }
+  const auto probe = probeAbi(path);
+  if (probe.result == AbiProbe::Result::Absent) {
+    return refuse(path, "no_entry_point",
+                  "exports no '" + std::string(kAbiSymbol) + "' (not built with FERRY_PLUGIN)");
+  }
+  if (probe.result == AbiProbe::Result::Found && probe.version != sdk::kAbiVersion) {
+    return refuse(path, "abi_mismatch", abiMismatch(probe.version));
+  }
   std::shared_ptr<dll::shared_library> lib;
   try {
+    // Immediate binding: an unresolved symbol fails here instead of killing the process at the
+    // first call (cpp-stack.md #1).
     lib = std::make_shared<dll::shared_library>(
         path, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     return refuse(path, "load_failed", "cannot be loaded: " + dlerrorText(e));
+  } catch (...) {
+    return refuse(path, "load_failed", "cannot be loaded: unknown error");
   }
   if (!lib->has(kAbiSymbol)) {
     return refuse(path, "no_entry_point",
@@ -93,9 +208,7 @@ LoadOutcome loadLibrary(const fs::path& path) {
   }
   const auto abi = lib->get<const std::uint32_t>(kAbiSymbol);
   if (abi != sdk::kAbiVersion) {
-    return refuse(path, "abi_mismatch",
-                  "was built for SDK ABI " + std::to_string(abi) + ", this ferry speaks ABI " +
-                      std::to_string(sdk::kAbiVersion) + "; rebuild it against this SDK");
+    return refuse(path, "abi_mismatch", abiMismatch(abi));
   }
   if (!lib->has(kEntryPoint)) {
     return refuse(path, "no_entry_point",
@@ -115,8 +228,7 @@ LoadOutcome loadLibrary(const fs::path& path) {
   }
   // The deleter holds the library, so it stays mapped while the connector lives
   // (cpp-stack.md #2).
-  std::shared_ptr<sdk::Connector> connector(made.release(),
-                                            [lib](sdk::Connector* c) { delete c; });
+  std::shared_ptr<sdk::Connector> connector(made.release(), [lib](sdk::Connector* c) { delete c; });
   std::vector<std::string> problems;
   try {
     problems = checkSpec(connector->spec());
@@ -138,15 +250,14 @@ LoadOutcome loadLibrary(const fs::path& path) {
 ScanResult scan(const std::vector<fs::path>& directories) {
   ScanResult result;
   std::set<fs::path> visited;
-  std::map<std::string, std::size_t> byId;  // connector id -> index in result.plugins
-  std::set<std::string> duplicated;
+  std::vector<LoadedPlugin> loaded;  // in search order
   for (const auto& dir : directories) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
       continue;
     }
     const auto canonical = fs::weakly_canonical(dir, ec);
-    if (!visited.insert(canonical).second) {
+    if (!visited.insert(ec ? dir : canonical).second) {
       continue;
     }
     std::vector<fs::path> files;
@@ -160,43 +271,53 @@ ScanResult scan(const std::vector<fs::path>& directories) {
       auto outcome = loadLibrary(file);
       if (outcome.error) {
         result.errors.push_back(std::move(*outcome.error));
-        continue;
-      }
-      const auto& spec = outcome.plugin->spec();
-      auto found = byId.find(spec.id);
-      if (found == byId.end()) {
-        byId[spec.id] = result.plugins.size();
-        result.plugins.push_back(std::move(*outcome.plugin));
-        continue;
-      }
-      const auto& first = result.plugins[found->second];
-      if (first.spec().version == spec.version) {
-        result.errors.push_back(LoadError{
-            file, "duplicate",
-            "declares connector '" + spec.id + "' " + spec.version + ", already loaded from " +
-                first.path.string() + "; remove one of the two"});
-        duplicated.insert(spec.id);
       } else {
-        result.errors.push_back(LoadError{
-            file, "shadowed",
-            "declares connector '" + spec.id + "' " + spec.version + ", shadowed by version " +
-                first.spec().version + " from " + first.path.string()});
+        loaded.push_back(std::move(*outcome.plugin));
       }
     }
   }
-  // Two libraries with the same id and version: neither is trusted.
-  if (!duplicated.empty()) {
-    std::vector<LoadedPlugin> kept;
-    for (auto& p : result.plugins) {
-      if (duplicated.count(p.spec().id) != 0) {
-        result.errors.push_back(LoadError{p.path, "duplicate",
-                                          "declares connector '" + p.spec().id + "' " +
-                                              p.spec().version + " like another library"});
-      } else {
-        kept.push_back(std::move(p));
-      }
+  // Two libraries with the same id and version: neither is trusted, and each error names every
+  // library involved so that the user knows which file to remove.
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> byIdVersion;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    byIdVersion[{loaded[i].spec().id, loaded[i].spec().version}].push_back(i);
+  }
+  std::vector<bool> refused(loaded.size(), false);
+  for (const auto& [key, indexes] : byIdVersion) {
+    if (indexes.size() < 2) {
+      continue;
     }
-    result.plugins = std::move(kept);
+    for (std::size_t i : indexes) {
+      std::string others;
+      for (std::size_t j : indexes) {
+        if (j != i) {
+          others += (others.empty() ? "" : ", ") + loaded[j].path.string();
+        }
+      }
+      result.errors.push_back(LoadError{loaded[i].path, "duplicate",
+                                        "declares connector '" + key.first + "' " + key.second +
+                                            ", as does " + others +
+                                            "; remove all but one of these libraries"});
+      refused[i] = true;
+    }
+  }
+  // Same id, another version: the first one in search order wins.
+  std::map<std::string, std::size_t> winner;
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    if (refused[i]) {
+      continue;
+    }
+    const auto& spec = loaded[i].spec();
+    auto [it, fresh] = winner.emplace(spec.id, i);
+    if (fresh) {
+      result.plugins.push_back(loaded[i]);
+      continue;
+    }
+    const auto& first = loaded[it->second];
+    result.errors.push_back(LoadError{loaded[i].path, "shadowed",
+                                      "declares connector '" + spec.id + "' " + spec.version +
+                                          ", shadowed by version " + first.spec().version +
+                                          " from " + first.path.string()});
   }
   return result;
 }
@@ -225,8 +346,8 @@ std::vector<fs::path> defaultPluginDirs() {
     std::size_t start = 0;
     while (start <= all.size()) {
       const auto colon = all.find(':', start);
-      const auto part = all.substr(start, colon == std::string::npos ? std::string::npos
-                                                                     : colon - start);
+      const auto part =
+          all.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
       if (!part.empty()) {
         dirs.emplace_back(part);
       }
@@ -237,7 +358,22 @@ std::vector<fs::path> defaultPluginDirs() {
     }
   }
   dirs.push_back(userPluginDir());
-  dirs.push_back(executableDir() / ".." / "lib" / "ferry" / "plugins");
+  for (auto& dir : bundledPluginDirs()) {
+    dirs.push_back(std::move(dir));
+  }
+  return dirs;
+}
+
+std::vector<fs::path> bundledPluginDirs() {
+  const auto prefix = executableDir().parent_path();
+  std::vector<fs::path> dirs{prefix / "lib" / "ferry" / "plugins"};
+#ifdef FERRY_INSTALL_PLUGINDIR
+  // An install with another libdir (e.g. lib/x86_64-linux-gnu) puts the plugins there.
+  const auto installed = prefix / FERRY_INSTALL_PLUGINDIR;
+  if (installed.lexically_normal() != dirs.front().lexically_normal()) {
+    dirs.push_back(installed);
+  }
+#endif
   return dirs;
 }
 
