@@ -220,7 +220,7 @@ TEST(FlowConfig, ReportsBadConnectionsAndSecrets) {
             "never go in ferry.yaml\n"
             "hint: put it in the environment or the credentials file (`ferry connection add`)\n"
             "ferry.yaml:5:5: error[config_error]: unknown key 'colour' in connection 'a'\n"
-            "hint: allowed keys: plugin, scopes, base_url, auth, settings\n"
+            "hint: allowed keys: plugin, scopes, base_url, auth, settings, secrets, rate_limit\n"
             "ferry.yaml:2:3: error[config_error]: connection 'a' has no `plugin:`\n"
             "hint: name the plugin it uses: `plugin: ghl`\n"
             "ferry.yaml:3:13: error[config_error]: `scopes:` must be a list\n"
