@@ -6,7 +6,12 @@
 #include "flow/dates.hpp"
 #include "flow/dry_run.hpp"
 #include "flow/files.hpp"
+#include "engine/runtime_config.hpp"
 #include "flow/validate.hpp"
+#include "http/client.hpp"
+#include "secrets/credentials.hpp"
+
+#include <Poco/URI.h>
 
 namespace ferry::core::cli {
 
@@ -21,7 +26,78 @@ struct FlowOptions {
   std::string event;
   std::string now;
   std::vector<std::string> correlations;
+  std::string against;
 };
+
+// What `--against sandbox` needs: the real secrets of each connection (from the sources the
+// config names) and a client that really sends. Only loopback base URLs are allowed, so that a
+// dry run can never write to a production account by mistake.
+struct LiveTarget {
+  std::optional<engine::RuntimeConfig> config;
+  std::unique_ptr<secrets::CredentialsFile> credentials;
+  std::map<std::string, std::unique_ptr<secrets::ConnectionSecrets>> secrets;
+  http::Client client;
+};
+
+bool isLoopback(const std::string& url) {
+  try {
+    const auto host = Poco::URI(url).getHost();
+    return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+bool prepareLive(Cli& cli, const FlowOptions& o, const flow::Flow& flow, LiveTarget& live) {
+  const std::string path = o.config.empty() ? "ferry.yaml" : o.config;
+  std::vector<flow::Diagnostic> diagnostics;
+  live.config = engine::loadRuntimeConfig(path, diagnostics);
+  if (!live.config || !diagnostics.empty()) {
+    std::cerr << flow::formatText(diagnostics);
+    if (diagnostics.empty()) {
+      printError(path, "config_error", "--against sandbox needs a config with the connections",
+                 "pass --config ferry.yaml whose connections point at `ferry sandbox all`");
+    }
+    cli.exitCode = kInvalid;
+    return false;
+  }
+  std::vector<std::string> names = {flow.trigger.connection};
+  for (const auto& s : flow.steps) {
+    names.push_back(s.connection);
+  }
+  for (const auto& name : names) {
+    const auto* c = live.config->base.find(name);
+    if (c == nullptr) {
+      continue;  // validation already reported it
+    }
+    if (!isLoopback(c->connection.baseUrl)) {
+      printError(path, "not_a_sandbox",
+                 "connection '" + name + "' points at '" + c->connection.baseUrl +
+                     "', not at a sandbox on this machine",
+                 "--against sandbox only sends to 127.0.0.1/localhost; start `ferry sandbox all` "
+                 "and use its base_url");
+      cli.exitCode = kInvalid;
+      return false;
+    }
+  }
+  try {
+    auto key = secrets::MasterKey::resolve(live.config->keyFile);
+    live.credentials =
+        std::make_unique<secrets::CredentialsFile>(live.config->credentialsFile, key);
+    live.credentials->load();
+  } catch (const secrets::SecretsError&) {
+    live.credentials.reset();  // environment only
+  }
+  for (const auto& [name, c] : live.config->base.connections) {
+    std::map<std::string, std::string> env;
+    if (auto it = live.config->connections.find(name); it != live.config->connections.end()) {
+      env = it->second.secretEnv;
+    }
+    live.secrets[name] =
+        std::make_unique<secrets::ConnectionSecrets>(name, env, live.credentials.get());
+  }
+  return true;
+}
 
 // The config named with --config, else ./ferry.yaml when it exists, else none.
 std::optional<flow::Config> config(const std::string& path,
@@ -122,6 +198,17 @@ void testCommand(Cli& cli, const FlowOptions& o) {
     correlations.put(c.substr(0, colon), c.substr(colon + 1, eq - colon - 1), c.substr(eq + 1));
   }
   options.correlations = &correlations;
+  LiveTarget live;
+  if (!o.against.empty()) {
+    if (!prepareLive(cli, o, flows.front(), live)) {
+      return;
+    }
+    options.live = &live.client;
+    options.secrets = [&live](const std::string& connection) -> sdk::Secrets* {
+      auto it = live.secrets.find(connection);
+      return it == live.secrets.end() ? nullptr : it->second.get();
+    };
+  }
   const auto run = flow::dryRun(flows.front(), cli.catalog(), cfg ? &*cfg : nullptr, options);
   if (o.json) {
     std::cout << flow::toJson(run).dump(2) << "\n";
@@ -165,6 +252,10 @@ void addFlowCommands(Cli& cli) {
   t->add_option("--correlation", test->correlations,
                 "A known id pair kind:source=target for correlate(); repeatable");
   t->add_flag("--json", test->json, "Print the result as JSON on stdout");
+  t->add_option("--against", test->against,
+                "Really send the requests to the sandboxes the config's connections point at "
+                "(loopback only) and print their answers")
+      ->check(CLI::IsMember({"sandbox"}));
   t->callback([&cli, test] { testCommand(cli, *test); });
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/local_context.hpp"
+#include "secrets/masker.hpp"
 #include "ferry/sdk/errors.hpp"
 #include "ferry/sdk/validate.hpp"
 
@@ -50,15 +51,10 @@ std::string mask(std::string text) {
 
 class RecordingHttp : public sdk::HttpClient {
  public:
-  RecordingHttp(const sdk::OperationSpec& op, std::vector<Exchange>& log) : op_(op), log_(log) {}
+  RecordingHttp(const sdk::OperationSpec& op, std::vector<Exchange>& log, sdk::HttpClient* live)
+      : op_(op), log_(log), live_(live) {}
 
   sdk::HttpResponse send(const sdk::HttpRequest& request) override {
-    sdk::HttpResponse response;
-    const auto verb = op_.id.substr(op_.id.rfind('.') + 1);
-    const bool creates = verb == "create" || verb == "upsert" || verb.rfind("create", 0) == 0;
-    response.status = request.method == "POST" && creates ? 201 : 200;
-    response.headers = {{"Content-Type", "application/json"}};
-    response.body = op_.examples.empty() ? "{}" : op_.examples.front().output.dump();
     Exchange e;
     e.request = request;
     e.request.url = mask(e.request.url);
@@ -66,6 +62,32 @@ class RecordingHttp : public sdk::HttpClient {
     for (auto& [name, value] : e.request.headers) {
       value = mask(value);
     }
+    sdk::HttpResponse response;
+    if (live_ != nullptr) {
+      // Real secrets were used: mask them (and credential headers) in what is shown.
+      const auto& masker = secrets::Masker::global();
+      e.request.headers = masker.maskHeaders(e.request.headers);
+      e.request.url = masker.maskText(e.request.url);
+      e.request.body = masker.maskText(e.request.body);
+      e.live = true;
+      try {
+        response = live_->send(request);
+      } catch (const sdk::TransportError& err) {
+        e.response.status = 0;
+        e.response.body = masker.maskText(err.what());
+        log_.push_back(std::move(e));
+        throw;
+      }
+      e.response = response;
+      e.response.body = masker.maskText(response.body);
+      log_.push_back(std::move(e));
+      return response;
+    }
+    const auto verb = op_.id.substr(op_.id.rfind('.') + 1);
+    const bool creates = verb == "create" || verb == "upsert" || verb.rfind("create", 0) == 0;
+    response.status = request.method == "POST" && creates ? 201 : 200;
+    response.headers = {{"Content-Type", "application/json"}};
+    response.body = op_.examples.empty() ? "{}" : op_.examples.front().output.dump();
     e.response = response;
     log_.push_back(std::move(e));
     return response;
@@ -74,6 +96,7 @@ class RecordingHttp : public sdk::HttpClient {
  private:
   const sdk::OperationSpec& op_;
   std::vector<Exchange>& log_;
+  sdk::HttpClient* live_;
 };
 
 class FixedClock : public sdk::Clock {
@@ -189,8 +212,14 @@ DryRun dryRun(const Flow& flow, const catalog::Catalog& catalog, const Config* c
       run.steps.push_back(std::move(sr));
       break;
     }
-    RecordingHttp http(*entry.operation, sr.exchanges);
-    engine::LocalContext ctx({connection, &http, &state, &secrets, &clock, {}});
+    RecordingHttp http(*entry.operation, sr.exchanges, options.live);
+    sdk::Secrets* stepSecrets = &secrets;
+    if (options.live != nullptr && options.secrets) {
+      if (auto* real = options.secrets(step.connection)) {
+        stepSecrets = real;
+      }
+    }
+    engine::LocalContext ctx({connection, &http, &state, stepSecrets, &clock, {}});
     try {
       sr.output = action->invoke(input, ctx);
     } catch (const sdk::OperationError& e) {
@@ -266,8 +295,8 @@ std::string formatDryRun(const DryRun& run) {
       if (!e.request.body.empty()) {
         out += "    body: " + e.request.body + "\n";
       }
-      out += "  response " + std::to_string(i + 1) +
-             " (synthetic): " + std::to_string(e.response.status) + " " + e.response.body + "\n";
+      out += "  response " + std::to_string(i + 1) + (e.live ? " (live): " : " (synthetic): ") +
+             std::to_string(e.response.status) + " " + e.response.body + "\n";
     }
     if (!s.output.is_null()) {
       out += "  output: " + s.output.dump() + "\n";
@@ -299,6 +328,9 @@ Json toJson(const DryRun& run) {
              {"headers", headers},
              {"body", e.request.body}}},
            {"response", {{"status", e.response.status}, {"body", e.response.body}}}});
+      if (e.live) {
+        exchanges.back()["live"] = true;
+      }
     }
     Json j = {{"id", s.id},         {"use", s.use},       {"connection", s.connection},
               {"ran", s.ran},       {"inputs", s.inputs}, {"exchanges", exchanges},

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -30,11 +31,16 @@ struct DryRunOptions {
   Json event;  // the trigger's event payload
   std::chrono::system_clock::time_point now;
   MemoryCorrelations* correlations = nullptr;  // pre-filled ids; updated by `correlate:`
+  // Live mode (`ferry flow test --against sandbox`): requests are really sent with this
+  // client, and each connection's real secrets come from `secrets`. Null: nothing is sent.
+  sdk::HttpClient* live = nullptr;
+  std::function<sdk::Secrets*(const std::string& connection)> secrets;
 };
 
 struct Exchange {
   sdk::HttpRequest request;    // secrets masked as ***
-  sdk::HttpResponse response;  // synthetic
+  sdk::HttpResponse response;  // synthetic, or the service's answer (masked) in live mode
+  bool live = false;
 };
 
 struct StepRun {
@@ -57,7 +63,8 @@ struct DryRun {
   std::vector<StepRun> steps;
 };
 
-// Runs a validated flow against one event without sending anything: each step's inputs are
+// Runs a validated flow against one event without sending anything (unless options.live is
+// set: then every request is sent, and the real answers are recorded): each step's inputs are
 // evaluated and the real plugin action runs with an HttpClient that records its requests and
 // answers each with a synthetic response built from the operation's first example output
 // (201 for POST creates and upserts, else 200), so later steps see plausible outputs. Secrets
