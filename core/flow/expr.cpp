@@ -581,14 +581,6 @@ std::unique_ptr<Node> parseExpression(std::string_view text, std::vector<ExprErr
 // ---------------------------------------------------------------------------------------------
 // Type checker
 
-namespace {
-
-StaticType fromField(const sdk::Field& f) {
-  StaticType t = StaticType::of(kindOf(f.type), !f.required);
-  t.field = &f;
-  return t;
-}
-
 std::string fieldList(const std::vector<sdk::Field>& fields) {
   std::string out;
   for (const auto& f : fields) {
@@ -609,6 +601,15 @@ std::string closestField(const std::vector<sdk::Field>& fields, const std::strin
   }
   return best;
 }
+
+namespace {
+
+StaticType fromField(const sdk::Field& f) {
+  StaticType t = StaticType::of(kindOf(f.type), !f.required);
+  t.field = &f;
+  return t;
+}
+
 
 // Walks `segments` from a value of type `start`; reports an unknown member against `what`.
 StaticType walk(StaticType start, std::span<const PathSegment> segments, const std::string& what,

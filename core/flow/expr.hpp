@@ -154,6 +154,12 @@ void checkTypes(Node& node, const TypeScope& scope, std::vector<ExprError>& erro
 // Evaluates a checked tree. Throws EvalError only for the cases documented there.
 Json evaluate(const Node& node, const EvalEnv& env);
 
+// The names of `fields`, comma separated (for hints).
+std::string fieldList(const std::vector<sdk::Field>& fields);
+// The field name closest to `name` by edit distance, or "" when none is close (for "did you
+// mean").
+std::string closestField(const std::vector<sdk::Field>& fields, const std::string& name);
+
 // Truthiness used by `when:`, `!`, `&&`, `||`, `?:`: null, false, 0 and "" are false.
 bool truthy(const Json& value);
 

@@ -40,26 +40,6 @@ class StepScope : public TypeScope {
   std::size_t current_;
 };
 
-std::string names(const std::vector<sdk::Field>& fields) {
-  std::string out;
-  for (const auto& f : fields) {
-    out += (out.empty() ? "" : ", ") + f.name;
-  }
-  return out;
-}
-
-std::string closestName(const std::vector<sdk::Field>& fields, const std::string& name) {
-  std::string best;
-  std::size_t bestDistance = name.size() / 2 + 2;
-  for (const auto& f : fields) {
-    const auto d = catalog::editDistance(f.name, name);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = f.name;
-    }
-  }
-  return best;
-}
 
 bool compatible(StaticType::Kind have, sdk::Type need) {
   using K = StaticType;
@@ -341,11 +321,11 @@ class Validator {
             }
           }
           if (f == nullptr && !open) {
-            const auto best = closestName(target->fields, key);
+            const auto best = closestField(target->fields, key);
             error(flow.file, v.memberAt[i], "unknown_input",
                   "'" + name + "' of " + opId + " has no field '" + key + "'",
                   (best.empty() ? "" : "did you mean '" + best + "'? ") +
-                      "allowed: " + names(target->fields));
+                      "allowed: " + fieldList(target->fields));
           }
           checkValue(flow, member, f, name + "." + key, opId, scope);
         }
@@ -383,9 +363,9 @@ class Validator {
         }
       }
       if (f == nullptr) {
-        const auto best = closestName(op.input, key);
+        const auto best = closestField(op.input, key);
         error(flow.file, with.memberAt[i], "unknown_input", op.id + " has no input '" + key + "'",
-              (best.empty() ? "" : "did you mean '" + best + "'? ") + "inputs: " + names(op.input));
+              (best.empty() ? "" : "did you mean '" + best + "'? ") + "inputs: " + fieldList(op.input));
       }
       checkValue(flow, value, f, key, op.id, scope);
     }
