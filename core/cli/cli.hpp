@@ -53,5 +53,6 @@ void addHistoryCommands(Cli& cli);
 void addConnectionCommands(Cli& cli);
 void addConnectionFieldsCommand(Cli& cli, CLI::App* connection);
 void addSandboxCommands(Cli& cli);
+void addDemoCommand(Cli& cli);
 
 }  // namespace ferry::core::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cli::addHistoryCommands(cli);
   cli::addConnectionCommands(cli);
   cli::addSandboxCommands(cli);
+  cli::addDemoCommand(cli);
 
   try {
     app.parse(argc, argv);

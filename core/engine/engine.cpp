@@ -274,6 +274,22 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
   return diagnostics;
 }
 
+// The inbox record key of an event. Workers coalesce queued events of one key into the newest,
+// which is right only when each event is the whole latest state of that record (a trigger keyed
+// by the record's own `id`: contact.updated). Events keyed by a parent record (notes and
+// activities by `contactId`) are distinct records: folding them would drop all but the last, so
+// they get a key of their own (they then no longer wait for each other).
+static std::string inboxRecordKey(const LoadedFlow& lf, const sdk::Event& e) {
+  if (e.recordKey.empty()) {
+    return "";
+  }
+  std::string key = lf.triggerPlugin + ":" + e.recordKey;
+  if (lf.triggerSpec != nullptr && lf.triggerSpec->recordKey != "id" && !e.id.empty()) {
+    key += "/" + e.id;
+  }
+  return key;
+}
+
 std::string Engine::webhookUrl(const LoadedFlow& lf) const {
   return config_.publicUrl + "/hooks/" + lf.flow.id;
 }
@@ -326,7 +342,7 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
       ne.sourceEventId = e.id.empty() ? sha256Hex(request.body) : e.id;
       ne.flowId = lf.flow.id;
       ne.triggerOp = lf.flow.trigger.use;
-      ne.recordKey = e.recordKey.empty() ? "" : lf.triggerPlugin + ":" + e.recordKey;
+      ne.recordKey = inboxRecordKey(lf, e);
       ne.payload = e.payload;
       ne.rawBody = request.body;
       const auto result = store_.enqueue(ne);
@@ -358,12 +374,18 @@ void Engine::pollOnce(const LoadedFlow& lf) {
     ne.sourceEventId = e.id;
     ne.flowId = lf.flow.id;
     ne.triggerOp = lf.flow.trigger.use;
-    ne.recordKey = e.recordKey.empty() ? "" : lf.triggerPlugin + ":" + e.recordKey;
+    ne.recordKey = inboxRecordKey(lf, e);
     ne.payload = e.payload;
     events.push_back(std::move(ne));
   }
   store_.commitPoll(key, result.cursor, events);
   metrics_.counter("ferry_polls_total", "Polls run.", {{"flow", lf.flow.id}}).add();
+  if (!events.empty()) {
+    // Polled events are queued events too ("events in"), not only the webhook ones.
+    metrics_.counter("ferry_events_received_total", "Events durably queued.",
+                     {{"flow", lf.flow.id}, {"duplicate", "false"}})
+        .add(static_cast<double>(events.size()));
+  }
 }
 
 void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::Claimed& claimed,
@@ -749,13 +771,26 @@ void Engine::start() {
     }
     auto& conn = connection(lf->flow.trigger.connection);
     CallContext ctx(*this, conn);
-    try {
-      lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
-      log::write(sdk::LogLevel::Info, "Webhook registered.",
-                 {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
-    } catch (const std::exception& e) {
-      log::write(sdk::LogLevel::Error, "A webhook could not be registered; events may be missed.",
-                 {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
+    // A transient failure (a 429, a 503, a dropped connection) must not leave the flow deaf:
+    // subscribe is idempotent, so try a few times before giving up.
+    for (int attempt = 1; attempt <= 5; ++attempt) {
+      try {
+        lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
+        log::write(sdk::LogLevel::Info, "Webhook registered.",
+                   {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
+        break;
+      } catch (const std::exception& e) {
+        const bool last = attempt == 5;
+        log::write(last ? sdk::LogLevel::Error : sdk::LogLevel::Warn,
+                   last ? "A webhook could not be registered; events may be missed."
+                        : "A webhook registration failed; trying again.",
+                   {{"flow", lf->flow.id},
+                    {"attempt", attempt},
+                    {"error", secrets::Masker::global().maskText(e.what())}});
+        if (!last) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
+        }
+      }
     }
   }
   for (int i = 0; i < config_.workers; ++i) {
