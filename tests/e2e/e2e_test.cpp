@@ -1,0 +1,540 @@
+// End-to-end tests: the real `ferry run` process against the real GHL and Umsatz-io sandbox
+// processes, over HTTP on 127.0.0.1, with faults on in the GHL sandbox. Each test drives the
+// Umsatz-io sandbox's admin API like a sales rep would, waits (bounded) until ferry has drained
+// its queue, and compares the GHL sandbox's final state to the exact state the seed flows imply.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/run.hpp"
+#include "http/client.hpp"
+#include "support/process.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kBuild = FERRY_BINARY_DIR;
+const std::string kSource = FERRY_SOURCE_DIR;
+const std::string kFerry = kBuild + "/bin/ferry";
+const std::string kLocation = "ferrySandboxLoc00001";
+const std::string kGhlFaults = "429=0.05,5xx=0.1,drop=0.01,latency=0-20";
+
+ferry::core::http::Client& client() {
+  static ferry::core::http::Client c;
+  return c;
+}
+
+// One HTTP call; throws unless the answer is 2xx. Returns the parsed body (null when empty).
+Json http(const std::string& method, const std::string& url, const Json& body = nullptr) {
+  ferry::sdk::HttpRequest req;
+  req.method = method;
+  req.url = url;
+  if (!body.is_null()) {
+    req.body = body.dump();
+    req.headers.push_back({"Content-Type", "application/json"});
+  }
+  const auto res = client().send(req);
+  if (res.status < 200 || res.status >= 300) {
+    throw std::runtime_error(method + " " + url + " answered " + std::to_string(res.status) +
+                             ": " + res.body);
+  }
+  return res.body.empty() ? Json() : Json::parse(res.body, nullptr, false);
+}
+
+std::string httpText(const std::string& url) {
+  ferry::sdk::HttpRequest req;
+  req.url = url;
+  return client().send(req).body;
+}
+
+std::string slurp(const fs::path& path) { return ferry::testing::slurp(path); }
+
+[[maybe_unused]] unsigned short freePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Polls `ready` every 200 ms until it holds or `timeout` passes; returns whether it held.
+bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (ready()) {
+        return true;
+      }
+    } catch (const std::exception&) {
+      // a process still starting; try again
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+// `ferry run` as a child: stdout and stderr appended to files in its directory (kept across
+// restarts), a controlled environment, SIGKILL or SIGTERM to stop it.
+class FerryRun {
+ public:
+  FerryRun(const fs::path& dir, const std::vector<std::string>& args,
+           const std::map<std::string, std::string>& env)
+      : errPath_(dir / "ferry.stderr") {
+    errOffset_ = fs::exists(errPath_) ? fs::file_size(errPath_) : 0;
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      if (env.count(entry.substr(0, entry.find('='))) == 0) {
+        envStrings.push_back(entry);
+      }
+    }
+    for (const auto& [name, value] : env) {
+      envStrings.push_back(name + "=" + value);
+    }
+    std::vector<std::string> argv{kFerry};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) {
+      cargv.push_back(a.data());
+    }
+    cargv.push_back(nullptr);
+    std::vector<char*> cenv;
+    for (auto& e : envStrings) {
+      cenv.push_back(e.data());
+    }
+    cenv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, (dir / "ferry.stdout").c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, errPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    const int rc = posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      throw std::runtime_error("cannot start " + kFerry);
+    }
+  }
+
+  ~FerryRun() { stop(SIGTERM); }
+
+  // Waits for "ferry: listening on 127.0.0.1:<port>" on stderr; returns the port (0 on failure).
+  unsigned short waitListening() {
+    unsigned short port = 0;
+    const std::string marker = "ferry: listening on 127.0.0.1:";
+    waitUntil(
+        [&] {
+          const std::string err = slurp(errPath_).substr(errOffset_);
+          const auto at = err.find(marker);
+          if (at == std::string::npos) {
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+              pid_ = -1;
+              throw std::runtime_error("ferry run exited early");
+            }
+            return false;
+          }
+          port = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
+          return true;
+        },
+        30s);
+    return port;
+  }
+
+  // Sends `sig`; waits up to 20 s for the exit (SIGKILL after). Returns the waitpid status.
+  int stop(int sig) {
+    if (pid_ <= 0) {
+      return -1;
+    }
+    kill(pid_, sig);
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  fs::path errPath_;
+  std::uintmax_t errOffset_ = 0;
+  pid_t pid_ = -1;
+};
+
+class E2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ferry-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::random_device rd;
+    umzKey_ = "umz-canary-" + std::to_string(rd()) + std::to_string(rd());
+    webhookSecret_ = "whsec-canary-" + std::to_string(rd()) + std::to_string(rd());
+    ghlProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
+        kBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0", "--faults", kGhlFaults});
+    ghl_ = Json::parse(ghlProc_->readLine());
+    umzProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
+        kBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--api-key", umzKey_,
+        "--webhook-secret", webhookSecret_});
+    umz_ = Json::parse(umzProc_->readLine());
+    token_ = ghl_["tokens"]["full"]["token"].get<std::string>();
+  }
+
+  void TearDown() override {
+    ferry_.reset();
+    umzProc_.reset();
+    ghlProc_.reset();
+    if (!HasFailure()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    } else {
+      std::cerr << "e2e: kept " << dir_ << " for inspection\n";
+    }
+  }
+
+  // Writes <dir>/ferry.yaml running the named seed flows (copied unchanged from flows/).
+  fs::path writeConfig(const std::vector<std::string>& flows, unsigned short port = 0) {
+    std::ostringstream y;
+    y << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
+      << "server: {bind: 127.0.0.1, port: " << port << "}\n"
+      << "limits: {poll_interval_seconds: 1, retry: {max_attempts: 8, initial_ms: 200, max_ms: 2000}}\n"
+      << "flows:\n";
+    for (const auto& f : flows) {
+      fs::copy_file(kSource + "/flows/" + f + ".yaml", dir_ / (f + ".yaml"),
+                    fs::copy_options::overwrite_existing);
+      y << "  - " << f << ".yaml\n";
+    }
+    y << "connections:\n"
+      << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
+      << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
+      << "    settings: {location_id: " << kLocation << "}\n"
+      << "    secrets: {token: env:E2E_GHL_TOKEN}\n"
+      << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
+      << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
+      << "    secrets: {api_key: env:E2E_UMZ_KEY, webhook_secret: env:E2E_UMZ_WEBHOOK_SECRET}\n";
+    config_ = dir_ / "ferry.yaml";
+    std::ofstream(config_) << y.str();
+    return config_;
+  }
+
+  std::map<std::string, std::string> env() const {
+    return {{"E2E_GHL_TOKEN", token_},
+            {"E2E_UMZ_KEY", umzKey_},
+            {"E2E_UMZ_WEBHOOK_SECRET", webhookSecret_},
+            {"FERRY_MASTER_KEY", ""}};
+  }
+
+  void startFerry(std::vector<std::string> globalArgs = {}) {
+    globalArgs.insert(globalArgs.end(), {"run", "--config", config_.string()});
+    ferry_ = std::make_unique<FerryRun>(dir_, globalArgs, env());
+    port_ = ferry_->waitListening();
+    ASSERT_NE(port_, 0) << slurp(dir_ / "ferry.stderr");
+  }
+
+  ferry::testing::Run cli(const std::vector<std::string>& args) {
+    return ferry::testing::runProgram(kFerry, args, env(), dir_ / "cli", 30s);
+  }
+
+  // The GHL sandbox's data for our location.
+  Json ghlState() {
+    return http("GET", ghl_["base_url"].get<std::string>() + "/_sandbox/state")["locations"][kLocation];
+  }
+  Json ghlCounters() {
+    return http("GET", ghl_["base_url"].get<std::string>() + "/_sandbox/state")["counters"];
+  }
+
+  Json umzAdmin(const std::string& path, const Json& body) {
+    return http("POST", umz_["admin_url"].get<std::string>() + path, body);
+  }
+
+  Json newContact(const std::string& email, const std::string& first, const std::string& last,
+                  const std::string& phone = "", const std::string& company = "") {
+    Json data = {{"global_contact_email", email},
+                 {"global_contact_first_name", first},
+                 {"global_contact_last_name", last}};
+    if (!phone.empty()) {
+      data["global_contact_phone"] = phone;
+    }
+    if (!company.empty()) {
+      data["global_contact_company"] = company;
+    }
+    return umzAdmin("/contact", {{"data", data}});
+  }
+
+  double metric(const std::string& name) {
+    std::istringstream text(httpText("http://127.0.0.1:" + std::to_string(port_) + "/metrics"));
+    std::string line;
+    while (std::getline(text, line)) {
+      if (line.rfind(name + " ", 0) == 0) {
+        return std::stod(line.substr(name.size() + 1));
+      }
+    }
+    return -1;
+  }
+
+  bool drained() { return metric("ferry_queue_depth") == 0 && metric("ferry_events_running") == 0; }
+
+  // Waits until `expected` holds on the GHL state and ferry's queue is empty, then lets a few
+  // more polls pass (anything late or duplicated would show) and returns the final state.
+  Json settle(const std::function<bool(const Json&)>& expected, std::chrono::seconds timeout = 45s) {
+    const bool ok = waitUntil([&] { return expected(ghlState()) && drained(); }, timeout);
+    EXPECT_TRUE(ok) << "GHL never reached the expected state; last state:\n"
+                    << ghlState().dump(2) << "\nferry stderr:\n"
+                    << slurp(dir_ / "ferry.stderr");
+    std::this_thread::sleep_for(3s);
+    EXPECT_TRUE(waitUntil([&] { return drained(); }, 20s));
+    return ghlState();
+  }
+
+  static const Json* byField(const Json& list, const std::string& field, const std::string& value) {
+    for (const auto& x : list) {
+      if (x.value(field, std::string()) == value) {
+        return &x;
+      }
+    }
+    return nullptr;
+  }
+
+  static std::set<std::string> distinct(const Json& list, const std::string& field) {
+    std::set<std::string> out;
+    for (const auto& x : list) {
+      out.insert(x.value(field, std::string()));
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  fs::path config_;
+  std::string token_;
+  std::string umzKey_;
+  std::string webhookSecret_;
+  Json ghl_;
+  Json umz_;
+  std::unique_ptr<ferry::testing::ChildProcess> ghlProc_;
+  std::unique_ptr<ferry::testing::ChildProcess> umzProc_;
+  std::unique_ptr<FerryRun> ferry_;
+  unsigned short port_ = 0;
+};
+
+// "26.11.2026 22:18" from "2026-11-26T22:18:00.750Z" (format_date in UTC).
+std::string germanMinute(const std::string& iso) {
+  return iso.substr(8, 2) + "." + iso.substr(5, 2) + "." + iso.substr(0, 4) + " " + iso.substr(11, 5);
+}
+
+// ---- contact-sync: polled Umsatz-io contacts (new and changed) become GHL contacts ----
+
+TEST_F(E2e, ContactSyncCreatesAndUpdatesExactlyOneGhlContactEach) {
+  writeConfig({"contact-sync"});
+  startFerry();
+
+  struct Want {
+    std::string email, first, last, phone, company;
+  };
+  // Umsatz-io input (messy, as reps type it) -> what the flow's mapping makes of it.
+  std::vector<std::pair<Json, Want>> cases;
+  auto add = [&](const std::string& email, const std::string& first, const std::string& last,
+                 const std::string& phone, const std::string& company, Want want) {
+    cases.push_back({newContact(email, first, last, phone, company), want});
+  };
+  add("Anna.Schmidt@Beispiel.de", " anna ", "schmidt", "030 1234567", " ACME GmbH ",
+      {"anna.schmidt@beispiel.de", "Anna", "Schmidt", "+49301234567", "ACME GmbH"});
+  add("jürgen.weber@firma.de", "jürgen", "WEBER", "0171-2233445", "Weber & Söhne",
+      {"jürgen.weber@firma.de", "Jürgen", "Weber", "+491712233445", "Weber & Söhne"});
+  add("lisa@example.org", "Lisa", "Meier", "+49 89 7654321", "",
+      {"lisa@example.org", "Lisa", "Meier", "+49897654321", ""});
+  add("tom.koch@example.org", "tom", "koch", "", "Koch KG",
+      {"tom.koch@example.org", "Tom", "Koch", "", "Koch KG"});
+  add("eva.braun@example.org", "Eva", "Braun", "040 998877", "",
+      {"eva.braun@example.org", "Eva", "Braun", "+4940998877", ""});
+  add("max.wolf@example.org", "max", "wolf", "", "",
+      {"max.wolf@example.org", "Max", "Wolf", "", ""});
+
+  // Wait until the first versions arrived, then change three contacts.
+  Json state = settle([&](const Json& s) { return s["contacts"].size() == cases.size(); });
+  umzAdmin("/contact", {{"id", cases[0].first["id"]},
+                        {"data", {{"global_contact_last_name", "schmidt-berger"}}}});
+  cases[0].second.last = "Schmidt-Berger";
+  umzAdmin("/contact", {{"id", cases[3].first["id"]},
+                        {"data", {{"global_contact_phone", "0221 445566"},
+                                  {"global_contact_company", "Koch & Partner KG "}}}});
+  cases[3].second.phone = "+49221445566";
+  cases[3].second.company = "Koch & Partner KG";
+  umzAdmin("/contact", {{"id", cases[5].first["id"]},
+                        {"data", {{"global_contact_first_name", "maximilian"}}}});
+  cases[5].second.first = "Maximilian";
+
+  state = settle([&](const Json& s) {
+    const auto* c0 = byField(s["contacts"], "email", cases[0].second.email);
+    const auto* c3 = byField(s["contacts"], "email", cases[3].second.email);
+    const auto* c5 = byField(s["contacts"], "email", cases[5].second.email);
+    return c0 && c3 && c5 && c0->value("lastName", "") == "Schmidt-Berger" &&
+           c3->value("phone", "") == "+49221445566" && c3->value("companyName", "") == "Koch & Partner KG" &&
+           c5->value("firstName", "") == "Maximilian";
+  });
+
+  const Json& contacts = state["contacts"];
+  ASSERT_EQ(contacts.size(), cases.size()) << contacts.dump(2);
+  EXPECT_EQ(distinct(contacts, "email").size(), cases.size()) << "duplicate GHL contacts";
+  for (const auto& [input, want] : cases) {
+    const Json* c = byField(contacts, "email", want.email);
+    ASSERT_NE(c, nullptr) << want.email << " missing in GHL";
+    EXPECT_EQ(c->value("firstName", ""), want.first) << want.email;
+    EXPECT_EQ(c->value("lastName", ""), want.last) << want.email;
+    EXPECT_EQ(c->value("phone", ""), want.phone) << want.email;
+    EXPECT_EQ(c->value("companyName", ""), want.company) << want.email;
+    EXPECT_EQ(c->value("source", ""), "Umsatz-io") << want.email;
+  }
+  EXPECT_TRUE(state["tasks"].empty());
+  EXPECT_TRUE(state["notes"].empty());
+  // The faults were really on: ferry retried through them.
+  const Json counters = ghlCounters();
+  std::cerr << "e2e: GHL counters " << counters.dump() << "\n";
+}
+
+// ---- followups-to-tasks: Umsatz-io call webhooks become GHL tasks ----
+
+TEST_F(E2e, FollowupsToTasksCreatesOneTaskPerFollowUpCall) {
+  writeConfig({"followups-to-tasks"});
+  startFerry();
+
+  const Json c1 = newContact("paula.berg@example.org", "Paula", "Berg", "030 111222");
+  const Json c2 = newContact("kai.lenz@example.org", "Kai", "Lenz");
+  const Json c3 = newContact("ute.vogel@example.org", "Ute", "Vogel");
+  const Json c4 = newContact("nico.falk@example.org", "Nico", "Falk");
+  auto call = [&](const Json& contact, const std::string& result, const std::string& followUp,
+                  const std::string& text) {
+    Json body = {{"contactId", contact["id"]}, {"phoneCallResult", result}, {"description", text}};
+    if (!followUp.empty()) {
+      body["followUpAt"] = followUp;
+    }
+    return umzAdmin("/call", body);
+  };
+  struct Want {
+    Json call;
+    std::string email, title, due;
+  };
+  std::vector<Want> tasks;
+  tasks.push_back({call(c1, "follow_up", "2026-12-01T10:00:00.000Z", "Angebot besprechen"),
+                   "paula.berg@example.org", "Rückruf: Paula Berg", "2026-12-01T10:00:00Z"});
+  call(c1, "reached", "", "Kurz erreicht");  // no follow-up: no task
+  tasks.push_back({call(c2, "not_reached", "2026-12-02T08:30:00.000Z", "Mailbox"),
+                   "kai.lenz@example.org", "Rückruf: Kai Lenz", "2026-12-02T08:30:00Z"});
+  tasks.push_back({call(c3, "follow_up", "", "Meldet sich nach Urlaub"), "ute.vogel@example.org",
+                   "Rückruf: Ute Vogel", ""});
+  call(c4, "not_interested", "", "Kein Bedarf");  // no task, but the contact is made
+  tasks.push_back({call(c2, "follow_up", "2026-12-03T14:00:00.000Z", "Zweiter Versuch"),
+                   "kai.lenz@example.org", "Rückruf: Kai Lenz", "2026-12-03T14:00:00Z"});
+
+  const Json state = settle([&](const Json& s) {
+    return s["contacts"].size() == 4 && s["tasks"].size() == tasks.size();
+  });
+  ASSERT_EQ(state["contacts"].size(), 4U) << state.dump(2);
+  EXPECT_EQ(distinct(state["contacts"], "email").size(), 4U);
+  ASSERT_EQ(state["tasks"].size(), tasks.size()) << state.dump(2);
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& want : tasks) {
+    const std::string body = want.call["description"].get<std::string>() +
+                             " (Umsatz-io activity " + want.call["id"].get<std::string>() + ")";
+    const Json* t = byField(state["tasks"], "body", body);
+    ASSERT_NE(t, nullptr) << "no task with body '" << body << "'\n" << state["tasks"].dump(2);
+    EXPECT_EQ(t->value("title", ""), want.title);
+    EXPECT_EQ(t->value("completed", true), false);
+    const Json* contact = byField(state["contacts"], "email", want.email);
+    ASSERT_NE(contact, nullptr);
+    EXPECT_EQ(t->value("contactId", ""), contact->value("id", "")) << body;
+    if (!want.due.empty()) {
+      EXPECT_EQ(t->value("dueDate", ""), want.due) << body;
+    } else {
+      // No follow-up time: due in two days (compare the date only, at day precision).
+      std::tm tm{};
+      const std::string due = t->value("dueDate", "");
+      ASSERT_TRUE(strptime(due.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) << due;
+      const auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
+      EXPECT_GT(at, now + std::chrono::hours(24)) << due;
+      EXPECT_LT(at, now + std::chrono::hours(72)) << due;
+    }
+  }
+  const Json* nico = byField(state["contacts"], "email", "nico.falk@example.org");
+  ASSERT_NE(nico, nullptr);
+  EXPECT_EQ(nico->value("firstName", ""), "Nico");
+  EXPECT_EQ(byField(state["contacts"], "email", "paula.berg@example.org")->value("phone", ""),
+            "+4930111222");
+}
+
+// ---- notes-to-notes (with contact-sync for the correlation): notes become GHL notes ----
+
+TEST_F(E2e, NotesToNotesAttachesEachNoteToItsCorrelatedContact) {
+  writeConfig({"contact-sync", "notes-to-notes"});
+  startFerry();
+
+  const Json c1 = newContact("ida.sommer@example.org", "Ida", "Sommer");
+  const Json c2 = newContact("ole.winter@example.org", "Ole", "Winter");
+  const Json c3 = newContact("bea.herbst@example.org", "Bea", "Herbst");
+  // The contacts must be synced (correlated) before their notes mean anything.
+  settle([&](const Json& s) { return s["contacts"].size() == 3; });
+
+  std::vector<std::pair<Json, std::string>> notes;  // the Umsatz-io note, its GHL contact e-mail
+  auto note = [&](const Json& contact, const std::string& email, const std::string& text) {
+    notes.push_back({umzAdmin("/note", {{"contactId", contact["id"]}, {"text", text}}), email});
+  };
+  note(c1, "ida.sommer@example.org", "Budget freigegeben, Angebot bis Freitag.");
+  note(c2, "ole.winter@example.org", "Will erst im Januar entscheiden.");
+  note(c1, "ida.sommer@example.org", "Ansprechpartnerin wechselt zu Frau Lang.");
+  note(c3, "bea.herbst@example.org", "Interesse an Schulung.");
+  note(c2, "ole.winter@example.org", "Rückruf vereinbart.");
+
+  const Json state = settle([&](const Json& s) { return s["notes"].size() == notes.size(); });
+  ASSERT_EQ(state["contacts"].size(), 3U) << state.dump(2);
+  ASSERT_EQ(state["notes"].size(), notes.size()) << state.dump(2);
+  for (const auto& [n, email] : notes) {
+    const std::string text =
+        Json::parse(n["description"].get<std::string>())[0]["children"][0]["text"].get<std::string>();
+    const std::string body = "[Umsatz-io note " + n["id"].get<std::string>() + " | " +
+                             germanMinute(n["createdAt"].get<std::string>()) + "]\n" + text;
+    const Json* g = byField(state["notes"], "body", body);
+    ASSERT_NE(g, nullptr) << "no GHL note '" << body << "'\n" << state["notes"].dump(2);
+    EXPECT_EQ(g->value("contactId", ""), byField(state["contacts"], "email", email)->value("id", ""));
+  }
+  EXPECT_TRUE(state["tasks"].empty());
+}
+
+}  // namespace
