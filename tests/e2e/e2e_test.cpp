@@ -76,7 +76,7 @@ std::string httpText(const std::string& url) {
 
 std::string slurp(const fs::path& path) { return ferry::testing::slurp(path); }
 
-[[maybe_unused]] unsigned short freePort() {
+unsigned short freePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -232,12 +232,13 @@ class E2e : public ::testing::Test {
   }
 
   // Writes <dir>/ferry.yaml running the named seed flows (copied unchanged from flows/).
-  fs::path writeConfig(const std::vector<std::string>& flows, unsigned short port = 0) {
+  fs::path writeConfig(const std::vector<std::string>& flows, unsigned short port = 0,
+                       const std::string& ghlScopes = "") {
     std::ostringstream y;
     y << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
       << "server: {bind: 127.0.0.1, port: " << port << "}\n"
-      << "limits: {poll_interval_seconds: 1, retry: {max_attempts: 8, initial_ms: 200, max_ms: 2000}}\n"
-      << "flows:\n";
+      << "limits: {poll_interval_seconds: 1, lease_seconds: 5, retry: {max_attempts: 8, initial_ms: 200, max_ms: 2000}}\n"
+      << (flows.empty() ? "flows: []\n" : "flows:\n");
     for (const auto& f : flows) {
       fs::copy_file(kSource + "/flows/" + f + ".yaml", dir_ / (f + ".yaml"),
                     fs::copy_options::overwrite_existing);
@@ -247,6 +248,7 @@ class E2e : public ::testing::Test {
       << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
       << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
       << "    settings: {location_id: " << kLocation << "}\n"
+      << (ghlScopes.empty() ? "" : "    scopes: [" + ghlScopes + "]\n")
       << "    secrets: {token: env:E2E_GHL_TOKEN}\n"
       << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
       << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
@@ -535,6 +537,195 @@ TEST_F(E2e, NotesToNotesAttachesEachNoteToItsCorrelatedContact) {
     EXPECT_EQ(g->value("contactId", ""), byField(state["contacts"], "email", email)->value("id", ""));
   }
   EXPECT_TRUE(state["tasks"].empty());
+}
+
+// ---- restart: SIGKILL in the middle of a stream, start again on the same state dir ----
+
+TEST_F(E2e, SigkillMidStreamLosesNothingAndDuplicatesNothing) {
+  // Slower GHL answers so the kill lands while work is in flight.
+  http("POST", ghl_["admin_url"].get<std::string>() + "/faults",
+       {{"spec", "429=0.05,5xx=0.1,drop=0.01,latency=40-120"}});
+  const unsigned short port = freePort();  // the same webhook URL before and after the restart
+  writeConfig({"contact-sync", "followups-to-tasks"}, port);
+  startFerry();
+
+  struct Person {
+    Json contact;
+    std::string email, first, last;
+    Json call;
+  };
+  std::vector<Person> people;
+  auto person = [&](int i) {
+    Person p;
+    p.first = "Person";
+    p.last = "Nummer" + std::to_string(i);
+    p.email = "person" + std::to_string(i) + "@restart.example";
+    p.contact = newContact(p.email, p.first, p.last);
+    p.call = umzAdmin("/call", {{"contactId", p.contact["id"]},
+                                {"phoneCallResult", "follow_up"},
+                                {"followUpAt", "2026-12-" + std::string(i < 9 ? "0" : "") +
+                                                   std::to_string(i + 1) + "T09:00:00.000Z"},
+                                {"description", "Rückruf " + std::to_string(i)}});
+    people.push_back(p);
+  };
+  for (int i = 0; i < 12; ++i) {
+    person(i);
+  }
+  // Every call webhook was accepted by ferry (stored) before the kill.
+  const std::string umzAdminUrl = umz_["admin_url"].get<std::string>();
+  ASSERT_TRUE(waitUntil([&] { return http("GET", umzAdminUrl + "/state")["pendingDeliveries"] == 0; }, 30s));
+  const Json umzState = http("GET", umzAdminUrl + "/state");
+  for (const auto& d : umzState["deliveries"]) {
+    ASSERT_EQ(d.value("status", 0) / 100, 2) << d.dump();
+  }
+  ASSERT_TRUE(waitUntil([&] { return !ghlState()["contacts"].empty(); }, 30s));
+  const Json atKill = ghlState();
+  const int status = ferry_->stop(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  std::cerr << "e2e: killed with " << atKill["contacts"].size() << " contacts and "
+            << atKill["tasks"].size() << " tasks in GHL (of 12 each)\n";
+
+  // While ferry is down: two contacts change (the poller must pick them up after the restart).
+  umzAdmin("/contact", {{"id", people[0].contact["id"]}, {"data", {{"global_contact_last_name", "geändert"}}}});
+  people[0].last = "Geändert";
+  umzAdmin("/contact", {{"id", people[7].contact["id"]}, {"data", {{"global_contact_first_name", "neu"}}}});
+  people[7].first = "Neu";
+
+  startFerry();
+  ASSERT_EQ(port_, port);
+  for (int i = 12; i < 15; ++i) {
+    person(i);
+  }
+
+  const Json state = settle([&](const Json& s) {
+    if (s["contacts"].size() != people.size() || s["tasks"].size() != people.size()) {
+      return false;
+    }
+    const Json* p0 = byField(s["contacts"], "email", people[0].email);
+    const Json* p7 = byField(s["contacts"], "email", people[7].email);
+    return p0 && p7 && p0->value("lastName", "") == "Geändert" && p7->value("firstName", "") == "Neu";
+  });
+  ASSERT_EQ(state["contacts"].size(), people.size()) << state.dump(2);
+  ASSERT_EQ(state["tasks"].size(), people.size()) << state.dump(2);
+  EXPECT_EQ(distinct(state["contacts"], "email").size(), people.size()) << "duplicate contacts";
+  EXPECT_EQ(distinct(state["tasks"], "body").size(), people.size()) << "duplicate tasks";
+  for (const auto& p : people) {
+    const Json* c = byField(state["contacts"], "email", p.email);
+    ASSERT_NE(c, nullptr) << p.email;
+    EXPECT_EQ(c->value("firstName", ""), p.first) << p.email;
+    EXPECT_EQ(c->value("lastName", ""), p.last) << p.email;
+    const std::string body = p.call["description"].get<std::string>() + " (Umsatz-io activity " +
+                             p.call["id"].get<std::string>() + ")";
+    const Json* t = byField(state["tasks"], "body", body);
+    ASSERT_NE(t, nullptr) << body;
+    EXPECT_EQ(t->value("contactId", ""), c->value("id", "")) << body;
+    EXPECT_EQ(t->value("dueDate", ""), p.call["followUpAt"].get<std::string>().substr(0, 19) + "Z");
+  }
+}
+
+// ---- secrets: no token, API key or webhook secret in logs, history, dead letters, metrics, store ----
+
+TEST_F(E2e, NoSecretAppearsInLogsHistoryDeadLettersMetricsOrTheStore) {
+  writeConfig({"contact-sync", "followups-to-tasks"});
+  startFerry({"--log-level", "debug", "--log-format", "json"});
+
+  const Json a = newContact("geheim.a@example.org", "Greta", "Geheim");
+  umzAdmin("/call", {{"contactId", a["id"]}, {"phoneCallResult", "follow_up"},
+                     {"followUpAt", "2026-12-05T09:00:00.000Z"}, {"description", "Vertraulich"}});
+  settle([](const Json& s) { return s["contacts"].size() == 1 && s["tasks"].size() == 1; });
+
+  // Revoke the token: every GHL call now answers 401, so the next events become dead letters
+  // whose stored request carried the (masked) token.
+  http("DELETE", ghl_["admin_url"].get<std::string>() + "/tokens/" + token_);
+  const Json b = newContact("geheim.b@example.org", "Bruno", "Geheim");
+  umzAdmin("/call", {{"contactId", b["id"]}, {"phoneCallResult", "follow_up"},
+                     {"followUpAt", "2026-12-06T09:00:00.000Z"}, {"description", "Auch vertraulich"}});
+  Json dead;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        const auto r = cli({"dlq", "list", "--json", "--config", config_.string()});
+        dead = Json::parse(r.out)["dead_letters"];
+        return dead.size() >= 2;
+      },
+      50s))
+      << dead.dump(2) << slurp(dir_ / "ferry.stderr");
+
+  std::vector<std::pair<std::string, std::string>> places;  // (where, text)
+  places.push_back({"metrics", httpText("http://127.0.0.1:" + std::to_string(port_) + "/metrics")});
+  const auto runs = cli({"runs", "list", "--json", "--limit", "1000", "--config", config_.string()});
+  ASSERT_EQ(runs.exitCode, 0) << runs.err;
+  places.push_back({"runs list", runs.out + runs.err});
+  const Json runList = Json::parse(runs.out);
+  ASSERT_FALSE(runList["runs"].empty());
+  for (const auto& r : runList["runs"]) {
+    const auto show = cli({"runs", "show", std::to_string(r["id"].get<long long>()), "--json",
+                           "--config", config_.string()});
+    ASSERT_EQ(show.exitCode, 0) << show.err;
+    places.push_back({"runs show " + std::to_string(r["id"].get<long long>()), show.out + show.err});
+  }
+  places.push_back({"dlq list", dead.dump()});
+  bool sawAuthRequest = false;
+  for (const auto& d : dead) {
+    const auto show = cli({"dlq", "show", std::to_string(d["event_id"].get<long long>()),
+                           "--config", config_.string()});
+    ASSERT_EQ(show.exitCode, 0) << show.err;
+    places.push_back({"dlq show " + std::to_string(d["event_id"].get<long long>()), show.out + show.err});
+    sawAuthRequest = sawAuthRequest || show.out.find("401") != std::string::npos;
+  }
+  EXPECT_TRUE(sawAuthRequest) << "no dead letter kept the 401 answer";
+  ferry_->stop(SIGTERM);  // flush the log and the WAL
+  places.push_back({"ferry stderr (debug, json)", slurp(dir_ / "ferry.stderr")});
+  places.push_back({"ferry stdout", slurp(dir_ / "ferry.stdout")});
+  for (const auto& entry : fs::directory_iterator(dir_ / "state")) {
+    places.push_back({"store file " + entry.path().filename().string(), slurp(entry.path())});
+  }
+  EXPECT_NE(places[places.size() - 1].second.size(), 0U);
+  EXPECT_NE(slurp(dir_ / "ferry.stderr").find("\"level\":\"info\""), std::string::npos)
+      << "the log is not JSON";
+
+  for (const auto& [secretName, secret] :
+       std::vector<std::pair<std::string, std::string>>{{"GHL token", token_},
+                                                        {"Umsatz-io API key", umzKey_},
+                                                        {"webhook secret", webhookSecret_}}) {
+    for (const auto& [where, text] : places) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << "the " << secretName << " appears in " << where;
+    }
+  }
+}
+
+// ---- ferry connection check: which scopes the readonly and the full token really have ----
+
+TEST_F(E2e, ConnectionCheckReportsTheScopesEachTokenHas) {
+  http("POST", ghl_["admin_url"].get<std::string>() + "/faults", {{"spec", ""}});
+  writeConfig({}, 0, "contacts.readonly, businesses.readonly, locations/tags.readonly");
+  auto check = [&](const std::string& token) {
+    auto environment = env();
+    environment["E2E_GHL_TOKEN"] = token;
+    const auto r = ferry::testing::runProgram(
+        kFerry, {"connection", "check", "ghl", "--json", "--config", config_.string()}, environment,
+        dir_ / ("check-" + std::to_string(token.size()) + token.substr(0, 8)), 30s);
+    std::cerr << "e2e: connection check:\n" << r.out << r.err;
+    std::map<std::string, std::string> status{{"contacts.readonly", "missing"},
+                                              {"businesses.readonly", "missing"},
+                                              {"locations/tags.readonly", "missing"}};
+    const Json out = Json::parse(r.out);
+    for (const auto& s : out["scopes"]) {
+      status[s["scope"].get<std::string>()] = s["status"].get<std::string>();
+    }
+    EXPECT_EQ(r.out.find(token), std::string::npos);
+    EXPECT_EQ(r.err.find(token), std::string::npos);
+    return std::make_pair(r.exitCode, status);
+  };
+  const auto [fullCode, full] = check(token_);
+  EXPECT_EQ(fullCode, 0);
+  EXPECT_EQ(full.at("contacts.readonly"), "ok");
+  EXPECT_EQ(full.at("businesses.readonly"), "ok");
+  EXPECT_EQ(full.at("locations/tags.readonly"), "ok");
+  const auto [roCode, ro] = check(ghl_["tokens"]["readonly"]["token"].get<std::string>());
+  EXPECT_NE(roCode, 0);
+  EXPECT_EQ(ro.at("contacts.readonly"), "ok");
+  EXPECT_EQ(ro.at("businesses.readonly"), "refused");
+  EXPECT_EQ(ro.at("locations/tags.readonly"), "refused");
 }
 
 }  // namespace
