@@ -553,6 +553,15 @@ bool Engine::processOne(const std::string& workerId) {
   options.limit = 1;
   options.leaseDuration = std::chrono::duration_cast<std::chrono::microseconds>(config_.lease);
   options.coalesce = true;
+  // Only snapshot events of one record coalesce (a contact's newer version replaces an older
+  // one). Created events, calls, notes and stage changes are each a fact of their own: merging
+  // two notes of one contact (same record key) would drop a note.
+  options.coalesceTrigger = [](const std::string& op) {
+    auto endsWith = [&op](std::string_view suffix) {
+      return op.size() >= suffix.size() && op.compare(op.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return endsWith(".updated") || endsWith(".property_changed");
+  };
   auto claimed = store_.claim(workerId, options);
   if (claimed.empty()) {
     return false;

@@ -323,7 +323,8 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
         auto head = loadEvent(s, id);
         std::vector<I64> headJournal;
         s << "SELECT COUNT(*) FROM journal WHERE event_id = $1", bind(id), into(headJournal), now;
-        if (head && !head->recordKey.empty() && !headJournal.empty() && headJournal[0] == 0) {
+        if (head && !head->recordKey.empty() && !headJournal.empty() && headJournal[0] == 0 &&
+            (!options.coalesceTrigger || options.coalesceTrigger(head->triggerOp))) {
           // The first later event of this key that must not be folded in (another flow or
           // trigger, already touched, or holding a journal) bounds the run we may coalesce.
           std::vector<I64> barrier;

@@ -124,6 +124,11 @@ struct ClaimOptions {
   // touched yet, claim returns the NEWEST of them and marks the older ones Superseded. Only
   // events with no journal entry take part (an event with a recorded intent is never dropped).
   bool coalesce = false;
+  // When set, only events whose trigger op it accepts coalesce: triggers whose events are
+  // snapshots of one record (a newer one carries everything an older one did). Events that are
+  // distinct records sharing an ordering key (notes or calls of one contact) must never merge.
+  // Unset: every trigger op may coalesce.
+  std::function<bool(const std::string& triggerOp)> coalesceTrigger = nullptr;
 };
 
 struct QueueStats {
