@@ -274,20 +274,11 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
   return diagnostics;
 }
 
-// The inbox record key of an event. Workers coalesce queued events of one key into the newest,
-// which is right only when each event is the whole latest state of that record (a trigger keyed
-// by the record's own `id`: contact.updated). Events keyed by a parent record (notes and
-// activities by `contactId`) are distinct records: folding them would drop all but the last, so
-// they get a key of their own (they then no longer wait for each other).
+// The inbox record key of an event: events of one record (a contact and the notes, calls and
+// changes keyed by it) run one at a time, in order. Which of them may be coalesced is decided
+// at claim time (processOne), not by splitting keys.
 static std::string inboxRecordKey(const LoadedFlow& lf, const sdk::Event& e) {
-  if (e.recordKey.empty()) {
-    return "";
-  }
-  std::string key = lf.triggerPlugin + ":" + e.recordKey;
-  if (lf.triggerSpec != nullptr && lf.triggerSpec->recordKey != "id" && !e.id.empty()) {
-    key += "/" + e.id;
-  }
-  return key;
+  return e.recordKey.empty() ? "" : lf.triggerPlugin + ":" + e.recordKey;
 }
 
 std::string Engine::webhookUrl(const LoadedFlow& lf) const {
@@ -488,12 +479,28 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   const auto journal = store_.journalBegin(event.id, step.id, key, masker.maskJson(input));
   record.attempts = journal.attempts;
   failure.attempts = journal.attempts;
+  // An earlier attempt recorded its intent and no result: it may have taken effect. Repeat it
+  // with its own input (a mapping with now() would differ) and look for its effect first.
+  const bool repeated = journal.attempts > 1 && journal.request.is_object();
+  if (repeated) {
+    input = journal.request;
+  }
 
   CallContext ctx(*this, conn);
   const auto started = Clock::now();
   Json output;
   try {
-    output = action->invoke(input, ctx);
+    std::optional<Json> previous;
+    if (repeated) {
+      previous = action->findPrevious(input, ctx);
+      if (previous) {
+        metrics_.counter("ferry_duplicates_avoided_total",
+                         "Repeated calls whose earlier effect was found, so not sent again.",
+                         {{"flow", lf.flow.id}, {"step", step.id}})
+            .add();
+      }
+    }
+    output = previous ? std::move(*previous) : action->invoke(input, ctx);
   } catch (const sdk::OperationError& e) {
     failure.retryAfter = e.retryAfter;
     if (!ctx.paced().exchanges.empty()) {

@@ -103,4 +103,67 @@ sdk::Json RestAction::invoke(const sdk::Json& input, sdk::Context& ctx) {
   return send(ctx, tokens_, buildCall(input, ctx));
 }
 
+namespace {
+
+std::string text(const sdk::Json& object, const char* key) {
+  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : "";
+}
+
+// GHL echoes dates with milliseconds ("2026-11-28T08:00:00.000Z"); compare to the second.
+std::string second(const std::string& isoDate) { return isoDate.substr(0, 19); }
+
+}  // namespace
+
+std::optional<sdk::Json> RestAction::findPrevious(const sdk::Json& input, sdk::Context& ctx) {
+  const std::string& id = op_.spec.id;
+  if (id != "ghl.task.create" && id != "ghl.note.create" && id != "ghl.contact.create") {
+    return std::nullopt;
+  }
+  ApiCall lookup;
+  lookup.method = "GET";
+  lookup.scope = "contacts.readonly";
+  lookup.bucket = buildCall(input, ctx).bucket;
+  if (id == "ghl.contact.create") {
+    const std::string email = text(input, "email");
+    if (email.empty()) {
+      return std::nullopt;  // nothing to recognise it by
+    }
+    const auto& settings = ctx.connection().settings;
+    const std::string location = !text(input, "locationId").empty()
+                                     ? text(input, "locationId")
+                                     : text(settings, "location_id");
+    lookup.pathAndQuery = "/contacts/search/duplicate?locationId=" + sdk::urlEncode(location) +
+                          "&email=" + sdk::urlEncode(email);
+    const auto found = send(ctx, tokens_, lookup);
+    if (found.contains("contact") && found["contact"].is_object() &&
+        found["contact"].contains("id")) {
+      return sdk::Json{{"contact", found["contact"]}};
+    }
+    return std::nullopt;
+  }
+  const std::string contact = text(input, "contactId");
+  if (contact.empty()) {
+    return std::nullopt;
+  }
+  const bool task = id == "ghl.task.create";
+  lookup.pathAndQuery =
+      "/contacts/" + sdk::urlEncode(contact) + (task ? "/tasks" : "/notes");
+  const auto list = send(ctx, tokens_, lookup);
+  const char* key = task ? "tasks" : "notes";
+  if (!list.contains(key) || !list[key].is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& item : list[key]) {
+    if (!item.is_object() || text(item, "body") != text(input, "body")) {
+      continue;
+    }
+    if (task && (text(item, "title") != text(input, "title") ||
+                 second(text(item, "dueDate")) != second(text(input, "dueDate")))) {
+      continue;
+    }
+    return sdk::Json{{task ? "task" : "note", item}};
+  }
+  return std::nullopt;
+}
+
 }  // namespace ferry::plugins::ghl

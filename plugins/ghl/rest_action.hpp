@@ -13,6 +13,10 @@ class RestAction : public sdk::Action {
  public:
   RestAction(RestOperation op, Tokens& tokens) : op_(std::move(op)), tokens_(tokens) {}
   sdk::Json invoke(const sdk::Json& input, sdk::Context& ctx) override;
+  // For the creates GHL does not deduplicate by itself (a task, a note, a contact): looks the
+  // earlier attempt's record up (the contact's tasks or notes with the same content, the
+  // contact with the same e-mail). Other operations are idempotent: nullopt.
+  std::optional<sdk::Json> findPrevious(const sdk::Json& input, sdk::Context& ctx) override;
 
   // The request this action would send for `input` (no network). Used by invoke and tests.
   // Throws OperationError(Invalid) when a path parameter or locationId is missing.

@@ -543,7 +543,7 @@ TEST_F(E2e, NotesToNotesAttachesEachNoteToItsCorrelatedContact) {
 
 // The scenario: 12 contacts with a follow-up call each, SIGKILL once GHL has the first contact,
 // two contacts changed while ferry is down, restart on the same state dir and port, three more
-// contacts and calls. `strictTasks` also demands no duplicated task: see the DISABLED_ test.
+// contacts and calls. `strictTasks` also demands no duplicated task (Action::findPrevious).
 class E2eRestart : public E2e {
  protected:
   void scenario(bool strictTasks);
@@ -556,7 +556,7 @@ TEST_F(E2eRestart, SigkillMidStreamLosesNothing) { scenario(false); }
 // again after the restart, because the engine has no recorded-intent lookup
 // (Action::findPrevious or equivalent) for non-upsert creates; GHL then holds the task twice.
 // Run with --gtest_also_run_disabled_tests once the engine has it.
-TEST_F(E2eRestart, DISABLED_SigkillMidStreamDuplicatesNoTask) { scenario(true); }
+TEST_F(E2eRestart, SigkillMidStreamDuplicatesNoTask) { scenario(true); }
 
 void E2eRestart::scenario(bool strictTasks) {
   // Slower GHL answers so the kill lands while work is in flight.

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,6 +25,19 @@ class Action {
   // Throws OperationError (classified) or TransportError (always transient). Whether a retry
   // is safe is the core's business: it keeps an idempotency journal around every call.
   virtual Json invoke(const Json& input, Context& ctx) = 0;
+
+  // Finds the effect of an earlier attempt. Called by the core instead of invoke() when an
+  // earlier attempt of the same step recorded its intent but not its result (the process died,
+  // or the answer was lost), with that attempt's very input. Returns the earlier call's output
+  // when its effect exists in the service, nullopt when it does not; the core then calls
+  // invoke(). Creates that are not idempotent by nature (a task, a note) implement it, so that a
+  // crash between the service's answer and the core's commit never makes a duplicate. The
+  // default returns nullopt, which is right for calls that are idempotent anyway (get, update,
+  // upsert). Same threading and errors as invoke().
+  virtual std::optional<Json> findPrevious(const Json& input, Context& ctx) {
+    (void)input, (void)ctx;
+    return std::nullopt;
+  }
 };
 
 // An inbound webhook request, exactly as the core's server received it.
