@@ -1,4 +1,5 @@
 #include "loader/loader.hpp"
+#include "ferry/sdk/plugin.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,7 +84,8 @@ TEST(Loader, RefusesALibraryWithoutTheEntryPointWithoutLoadingIt) {
 TEST(Loader, RefusesAnotherAbiVersionWithoutLoadingTheLibrary) {
   // The fixture's static initialiser and factory abort the process, so reaching the assertions
   // proves that the version was read from the file and the library never mapped.
-  expectRefused(kBroken / "abi_mismatch.so", "abi_mismatch", "SDK ABI 1001");
+  expectRefused(kBroken / "abi_mismatch.so", "abi_mismatch",
+                "SDK ABI " + std::to_string(sdk::kAbiVersion + 1000));
 }
 
 TEST(Loader, RefusesAnUnresolvedSymbolAtLoadTime) {
