@@ -805,7 +805,17 @@ TEST_F(GhlSandboxTest, WebhookIsRetriedOnlyAfter429) {
   const auto got = receiver.waitFor(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(Json::parse(got[0].body)["type"], "NoteCreate");
-  const auto deliveries = admin("GET", "/webhooks/deliveries").body;
+  // The receiver has the body before the sandbox has read the 200 and recorded the outcome,
+  // so wait (bounded: 5 s) for the record to settle.
+  Json deliveries;
+  for (int i = 0; i < 250; ++i) {
+    deliveries = admin("GET", "/webhooks/deliveries").body;
+    if (deliveries["deliveries"].size() == 1 &&
+        deliveries["deliveries"][0]["outcome"] != "retrying") {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
   ASSERT_EQ(deliveries["deliveries"].size(), 1u);
   EXPECT_EQ(deliveries["deliveries"][0]["attempts"], 3);
   EXPECT_EQ(deliveries["deliveries"][0]["outcome"], "delivered");
