@@ -19,3 +19,9 @@ fi
 cmake --preset dev
 cmake --build --preset dev
 ctest --preset dev "$@"
+
+# The Debian package: built with cpack, installed, run the way its systemd unit runs it, purged
+# (scripts/package-test.sh, docs/deploy.md). Needs root; FERRY_SKIP_PACKAGE=1 skips it.
+if [ "${FERRY_SKIP_PACKAGE:-0}" != 1 ]; then
+  bash scripts/package-test.sh build/dev
+fi
