@@ -8,7 +8,7 @@ packages=(
   libpoco-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   nlohmann-json3-dev libssl-dev libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql postgresql-client sqlite3 curl procps
+  postgresql postgresql-client sqlite3 curl procps adduser
 )
 # Node.js runs the official GHL SDK in a contract test. Some images ship a Node.js that
 # bundles npm and conflicts with Debian's npm package: only ask apt for what is missing.
