@@ -4,6 +4,7 @@
 //   build/dev/bench/flow_bench --store sqlite|pg [--pg "host=... port=... user=..."]
 //       [--events N] [--senders 1,16,64] [--contacts C --changes M] [--no-backlog]
 //       [--backlog-timeout S] [--out FILE]
+//   build/dev/bench/flow_bench --report DIR      (merge DIR/*.json into DIR/results.json, print a table)
 //
 // The flow is flows/contact-sync.yaml with its trigger switched from the poller to the
 // Umsatz-io webhook `umsatzio.contact.property_changed` (everything else unchanged). A load
@@ -686,6 +687,93 @@ std::vector<int> intList(const std::string& s) {
   return out;
 }
 
+
+Json readJson(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) {
+    return Json();
+  }
+  return Json::parse(in, nullptr, false);
+}
+
+std::string fixed(double v, int digits = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// --report DIR: merges DIR/{machine,startup,mapping,sqlite,pg}.json into DIR/results.json and
+// prints one table of every figure.
+int report(const fs::path& dir) {
+  Json all;
+  all["machine"] = readJson(dir / "machine.json");
+  all["startup"] = readJson(dir / "startup.json");
+  all["mapping"] = readJson(dir / "mapping.json");
+  all["flow"] = Json::object();
+  for (const char* store : {"sqlite", "pg"}) {
+    const Json r = readJson(dir / (std::string(store) + ".json"));
+    if (!r.is_discarded() && !r.is_null()) {
+      all["flow"][store] = r;
+    }
+  }
+  std::ofstream(dir / "results.json") << all.dump(2) << "\n";
+
+  const Json& m = all["machine"];
+  if (m.is_object()) {
+    std::printf("machine: %s, %d cores, %s MiB, load %s, %s\n", m.value("cpu", "?").c_str(),
+                m.value("nproc", 0), m.value("mem_mib", "?").c_str(), m.value("load", "?").c_str(),
+                m.value("when", "?").c_str());
+  }
+  std::printf("\n%-8s %7s %7s %9s %9s %9s %9s %9s\n", "store", "senders", "events", "events/s",
+              "p50 ms", "p99 ms", "RSS idle", "RSS peak");
+  for (const auto& [store, r] : all["flow"].items()) {
+    for (const auto& t : r.value("throughput", Json::array())) {
+      std::printf("%-8s %7d %7d %9s %9s %9s %8ldK %8ldK\n", store.c_str(), t.value("senders", 0),
+                  t.value("events", 0), fixed(t.value("events_per_s", 0.0)).c_str(),
+                  fixed(t["latency_ms"].value("p50", 0.0)).c_str(),
+                  fixed(t["latency_ms"].value("p99", 0.0)).c_str(), t.value("rss_idle_kb", 0L),
+                  t.value("rss_peak_kb", 0L));
+    }
+  }
+  std::printf("\n%-8s %8s %8s %8s %9s %7s %9s %10s %8s\n", "backlog", "changes", "contacts",
+              "drain s", "GHL calls", "429s", "calls/evt", "budget use", "coalesced");
+  for (const auto& [store, r] : all["flow"].items()) {
+    if (!r.contains("backlog")) {
+      continue;
+    }
+    const Json& b = r["backlog"];
+    std::printf("%-8s %8d %8d %8s %9s %7d %9s %9s%% %8s\n", store.c_str(), b.value("changes", 0),
+                b.value("contacts", 0), fixed(b.value("drain_ms", 0.0) / 1000.0).c_str(),
+                fixed(b.value("ghl_requests", 0.0), 0).c_str(), b.value("ghl_429", 0),
+                fixed(b.value("ghl_calls_per_event", 0.0), 3).c_str(),
+                fixed(100.0 * b.value("budget_use", 0.0)).c_str(),
+                fixed(b.value("events_coalesced", 0.0), 0).c_str());
+  }
+  std::printf("\n%-48s %10s %10s\n", "start-up", "median ms", "p90 ms");
+  for (const auto& s : all["startup"].is_array() ? all["startup"] : Json::array()) {
+    std::printf("%-48s %10s %10s\n", s.value("what", "").c_str(), fixed(s.value("median_ms", 0.0), 2).c_str(),
+                fixed(s.value("p90_ms", 0.0), 2).c_str());
+  }
+  for (const auto& [store, r] : all["flow"].items()) {
+    std::vector<double> ready;
+    for (const auto& t : r.value("throughput", Json::array())) {
+      ready.push_back(t.value("ready_ms", 0.0));
+    }
+    const auto p = percentiles(ready);
+    std::printf("%-48s %10s %10s\n", ("ferry run to /readyz (" + store + ")").c_str(),
+                fixed(p.p50, 2).c_str(), fixed(p.max, 2).c_str());
+  }
+  std::printf("\n%-48s %14s\n", "mapping (Google Benchmark)", "items/s");
+  if (all["mapping"].is_object()) {
+    for (const auto& b : all["mapping"].value("benchmarks", Json::array())) {
+      std::printf("%-48s %14s\n", b.value("name", "").c_str(),
+                  fixed(b.value("items_per_second", 0.0), 0).c_str());
+    }
+  }
+  std::printf("\nJSON: %s\n", (dir / "results.json").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -717,6 +805,8 @@ int main(int argc, char** argv) {
       o.backlogTimeoutS = std::stoi(value());
     } else if (a == "--out") {
       o.out = value();
+    } else if (a == "--report") {
+      return report(value());
     } else if (a == "--build") {
       gBuild = value();
     } else {
