@@ -68,6 +68,22 @@ std::string gSource = FERRY_BENCH_SOURCE_DIR;
 const std::string kLocation = "ferrySandboxLoc00001";
 const std::string kFlowId = "contact-sync";
 
+// The children alive now (sandboxes, ferry): a SIGTERM/SIGINT (e.g. from `timeout`) stops them
+// before flow_bench exits, so that nothing is left running.
+std::atomic<pid_t> gChildren[4];
+
+void track(int slot, pid_t pid) { gChildren[slot] = pid; }
+
+extern "C" void onTerminate(int sig) {
+  for (auto& c : gChildren) {
+    const pid_t pid = c.load();
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+    }
+  }
+  _exit(128 + sig);
+}
+
 double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
@@ -230,6 +246,7 @@ class Ferry {
     if (rc != 0) {
       throw std::runtime_error("cannot start " + exe);
     }
+    track(2, pid_);
   }
   ~Ferry() { stop(); }
 
@@ -241,6 +258,7 @@ class Ferry {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        forget();
         throw std::runtime_error("ferry run exited early:\n" + slurp(dir_ / "ferry.stderr"));
       }
       if (port_ == 0) {
@@ -273,6 +291,7 @@ class Ferry {
     for (int i = 0; i < 1000; ++i) {
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        forget();
         return;
       }
       std::this_thread::sleep_for(20ms);
@@ -280,9 +299,11 @@ class Ferry {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
+    forget();
   }
 
  private:
+  void forget() { track(2, 0); }
   fs::path dir_;
   pid_t pid_ = -1;
   unsigned short port_ = 0;
@@ -313,10 +334,12 @@ class Bench {
     webhookSecret_ = "whsec-bench-secret";
     ghlProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
         gBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0"});
+    track(0, ghlProc_->pid());
     ghl_ = Json::parse(ghlProc_->readLine());
     umzProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
         gBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--api-key", umzKey_,
         "--webhook-secret", webhookSecret_});
+    track(1, umzProc_->pid());
     umz_ = Json::parse(umzProc_->readLine());
     token_ = ghl_["tokens"]["full"]["token"].get<std::string>();
     const int needed = std::max(o_.events, o_.backlog ? o_.contacts : 0);
@@ -825,6 +848,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGTERM, onTerminate);
+  signal(SIGINT, onTerminate);
   try {
     Bench bench(o);
     const Json result = bench.run();

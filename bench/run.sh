@@ -2,10 +2,10 @@
 # Builds and runs every benchmark, on 127.0.0.1 only, each bounded in time; prints one table and
 # writes build/bench/results.json (plus the raw inputs beside it).
 #
-#   bash bench/run.sh            # full: 500 events per sender level, a backlog of 5,000 changes
-#                                # to 1,000 contacts on SQLite and PostgreSQL (about 10 min)
-#   bash bench/run.sh --quick    # small: 150 events per level, 1,000 changes to 200 contacts on
-#                                # SQLite only (about 2-3 min)
+#   bash bench/run.sh            # full: 300 events per sender level on SQLite and PostgreSQL, a
+#                                # backlog of 5,000 changes to 1,000 contacts (SQLite; about 10-15 min)
+#   bash bench/run.sh --quick    # small: 150 events per level, a backlog of 1,000 changes to 200
+#                                # contacts (SQLite; about 3-4 min)
 #
 # PostgreSQL: a throwaway cluster on 127.0.0.1:${FERRY_BENCH_PG_PORT:-55465} (scripts/pg-cluster.sh);
 # FERRY_BENCH_SKIP_PG=1 skips it. Benchmarks measure and report; nothing here is a test.
@@ -32,7 +32,7 @@ rm -f "$out"/{machine,startup,mapping,sqlite,pg,results}.json
 if [ $quick -eq 1 ]; then
   events=150 contacts=200 changes=1000 runs=10 min_time=0.2 flow_timeout=400 pg_backlog=--no-backlog
 else
-  events=500 contacts=1000 changes=5000 runs=30 min_time=1 flow_timeout=900 pg_backlog=
+  events=300 contacts=1000 changes=5000 runs=30 min_time=1 flow_timeout=1100 pg_backlog=--no-backlog
 fi
 
 cat > "$out/machine.json" <<JSON
@@ -56,7 +56,7 @@ fi
 
 echo "== contact-sync end to end, SQLite"
 timeout "$flow_timeout" "$bin/flow_bench" --store sqlite --events "$events" --senders 1,16,64 \
-  --contacts "$contacts" --changes "$changes" --backlog-timeout 540 --out "$out/sqlite.json" >/dev/null
+  --contacts "$contacts" --changes "$changes" --backlog-timeout 480 --out "$out/sqlite.json" >/dev/null
 
 if [ "${FERRY_BENCH_SKIP_PG:-0}" != 1 ]; then
   echo "== contact-sync end to end, PostgreSQL"
