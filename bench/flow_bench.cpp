@@ -506,8 +506,9 @@ class Bench {
     return false;
   }
 
-  // Latencies (ms) of every event with a "done" run: run finished - event received.
-  std::vector<double> latencies(ferry::core::store::Store& store) {
+  // Latencies (ms) of every event with a "done" run: run finished - event received; `service`
+  // gets run finished - run started (the processing alone, without the wait in the queue).
+  std::vector<double> latencies(ferry::core::store::Store& store, std::vector<double>& service) {
     std::vector<double> out;
     ferry::core::store::RunFilter filter;
     filter.flowId = kFlowId;
@@ -521,6 +522,7 @@ class Bench {
       for (const auto& r : runs) {
         if (auto e = store.getEvent(r.eventId)) {
           out.push_back(static_cast<double>(r.finishedAt - e->receivedAt) / 1000.0);
+          service.push_back(static_cast<double>(r.finishedAt - r.startedAt) / 1000.0);
         }
       }
       filter.beforeId = runs.back().id;
@@ -558,7 +560,9 @@ class Bench {
     const Json counters = ghlCounters();
     ferry_->stop();
     auto store = ferry::core::store::Store::open(storeUrl_);
-    const auto lat = percentiles(latencies(*store));
+    std::vector<double> service;
+    const auto lat = percentiles(latencies(*store, service));
+    const auto svc = percentiles(service);
     Json r = {{"senders", senders},
               {"events", o_.events},
               {"accepted", sent.accepted},
@@ -570,6 +574,7 @@ class Bench {
               {"total_ms", totalMs},
               {"events_per_s", static_cast<double>(o_.events) / (totalMs / 1000.0)},
               {"latency_ms", {{"p50", lat.p50}, {"p99", lat.p99}, {"max", lat.max}, {"mean", lat.mean}}},
+              {"run_ms", {{"p50", svc.p50}, {"p99", svc.p99}, {"max", svc.max}, {"mean", svc.mean}}},
               {"ghl_requests", counters.value("requests", 0)},
               {"ghl_429", counters.value("rateLimited", 0)},
               {"ready_ms", readyMs},
@@ -747,14 +752,16 @@ int report(const fs::path& dir) {
                 m.value("nproc", 0), m.value("mem_mib", "?").c_str(), m.value("load", "?").c_str(),
                 m.value("when", "?").c_str());
   }
-  std::printf("\n%-8s %7s %7s %9s %9s %9s %9s %9s\n", "store", "senders", "events", "events/s",
-              "p50 ms", "p99 ms", "RSS idle", "RSS peak");
+  std::printf("\n%-8s %7s %7s %9s %9s %9s %9s %9s %9s\n", "store", "senders", "events", "events/s",
+              "p50 ms", "p99 ms", "run p50", "RSS idle", "RSS peak");
   for (const auto& [store, r] : all["flow"].items()) {
     for (const auto& t : r.value("throughput", Json::array())) {
-      std::printf("%-8s %7d %7d %9s %9s %9s %8ldK %8ldK\n", store.c_str(), t.value("senders", 0),
+      const Json run = t.contains("run_ms") ? t["run_ms"] : Json();
+      std::printf("%-8s %7d %7d %9s %9s %9s %9s %8ldK %8ldK\n", store.c_str(), t.value("senders", 0),
                   t.value("events", 0), fixed(t.value("events_per_s", 0.0)).c_str(),
                   fixed(t["latency_ms"].value("p50", 0.0)).c_str(),
-                  fixed(t["latency_ms"].value("p99", 0.0)).c_str(), t.value("rss_idle_kb", 0L),
+                  fixed(t["latency_ms"].value("p99", 0.0)).c_str(),
+                  run.is_object() ? fixed(run.value("p50", 0.0)).c_str() : "-", t.value("rss_idle_kb", 0L),
                   t.value("rss_peak_kb", 0L));
     }
   }

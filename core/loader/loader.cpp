@@ -153,7 +153,8 @@ std::string LoadError::hint() const {
 }
 
 // Whether `s` is `n` dot-separated words, each [a-z][a-z0-9_]*. Hand-written: compiling and
-// running std::regex for every operation id was a fifth of `ferry catalog list`'s instructions.
+// running std::regex for every operation id cost 2.8 M instructions in `ferry catalog list`
+// (4%, both plugins); this costs 0.14 M.
 static bool isSnakePath(std::string_view s, int n) {
   int words = 0;
   std::size_t i = 0;
