@@ -2,6 +2,7 @@
 //
 //   build/dev/bench/startup_bench [--runs N] [--ferry PATH] [--plugins DIR]...
 //
+// --json FILE also writes every reported line as JSON.
 // 1. Runs /bin/true (the baseline), `ferry --version` and `ferry catalog list` N times each (stdout
 // to /dev/null) and
 //    reports the median, p90, min and max wall time in milliseconds, and the same for the CPU
@@ -19,9 +20,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "loader/loader.hpp"
 
@@ -52,7 +56,15 @@ Stats summarize(std::vector<double> ms) {
   return s;
 }
 
+// Every reported line, for --json.
+nlohmann::json& results() {
+  static nlohmann::json r = nlohmann::json::array();
+  return r;
+}
+
 void report(const std::string& what, const Stats& s, std::size_t runs) {
+  results().push_back({{"what", what}, {"median_ms", s.median}, {"p90_ms", s.p90},
+                       {"min_ms", s.min}, {"max_ms", s.max}, {"runs", runs}});
   std::printf("%-48s median %7.2f ms  p90 %7.2f ms  min %7.2f ms  max %7.2f ms  (%zu runs)\n",
               what.c_str(), s.median, s.p90, s.min, s.max, runs);
 }
@@ -125,6 +137,7 @@ int main(int argc, char** argv) {
   const auto binDir = ferry::core::loader::executableDir().parent_path() / "bin";
   std::string ferry = (binDir / "ferry").string();
   std::vector<fs::path> pluginDirs;
+  std::string jsonOut;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--runs" && i + 1 < argc) {
@@ -133,8 +146,10 @@ int main(int argc, char** argv) {
       ferry = argv[++i];
     } else if (arg == "--plugins" && i + 1 < argc) {
       pluginDirs.emplace_back(argv[++i]);
+    } else if (arg == "--json" && i + 1 < argc) {
+      jsonOut = argv[++i];
     } else {
-      std::cerr << "usage: startup_bench [--runs N (1..1000)] [--ferry PATH] [--plugins DIR]...\n";
+      std::cerr << "usage: startup_bench [--runs N (1..1000)] [--ferry PATH] [--plugins DIR]... [--json FILE]\n";
       return 2;
     }
   }
@@ -207,6 +222,9 @@ int main(int argc, char** argv) {
       }
       report("load " + library.filename().string(), summarize(samples), samples.size());
     }
+  }
+  if (!jsonOut.empty()) {
+    std::ofstream(jsonOut) << results().dump(2) << "\n";
   }
   return 0;
 }

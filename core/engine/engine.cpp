@@ -451,10 +451,12 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   }
 
   // No-op suppression: an update with exactly the inputs this step last sent for this record
-  // would change nothing.
-  const std::string inputHash = sha256Hex(input.dump());
+  // would change nothing. Only updates of a keyed record need the hash (it costs a dump and a
+  // SHA-256 of the input).
+  const bool suppressible = isUpdate(step.use) && !event.recordKey.empty();
+  const std::string inputHash = suppressible ? sha256Hex(input.dump()) : std::string();
   const std::string sentKey = "sent:" + lf.flow.id + ":" + step.id + ":" + event.recordKey;
-  if (isUpdate(step.use) && !event.recordKey.empty()) {
+  if (suppressible) {
     if (auto last = conn.state->get(sentKey)) {
       const Json saved = Json::parse(*last, nullptr, false);
       if (saved.is_object() && saved.value("hash", "") == inputHash) {
@@ -543,7 +545,7 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
                        true);
     }
   }
-  if (isUpdate(step.use) && !event.recordKey.empty()) {
+  if (suppressible) {
     conn.state->put(sentKey, Json{{"hash", inputHash}, {"output", output}}.dump());
   }
   record.status = "done";

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <string_view>
 
@@ -153,11 +152,34 @@ std::string LoadError::hint() const {
   return "";
 }
 
+// Whether `s` is `n` dot-separated words, each [a-z][a-z0-9_]*. Hand-written: compiling and
+// running std::regex for every operation id cost 2.8 M instructions in `ferry catalog list`
+// (4%, both plugins); this costs 0.14 M.
+static bool isSnakePath(std::string_view s, int n) {
+  int words = 0;
+  std::size_t i = 0;
+  while (true) {
+    if (i >= s.size() || s[i] < 'a' || s[i] > 'z') {
+      return false;
+    }
+    ++words;
+    ++i;
+    while (i < s.size() && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+      ++i;
+    }
+    if (i == s.size()) {
+      return words == n;
+    }
+    if (s[i] != '.' || words == n) {
+      return false;
+    }
+    ++i;
+  }
+}
+
 std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   std::vector<std::string> problems;
-  static const std::regex idRe("[a-z][a-z0-9_]*");
-  static const std::regex opRe("[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*");
-  if (!std::regex_match(spec.id, idRe)) {
+  if (!isSnakePath(spec.id, 1)) {
     problems.push_back("connector id '" + spec.id + "' is not lower snake case");
   }
   if (spec.version.empty()) {
@@ -165,7 +187,7 @@ std::vector<std::string> checkSpec(const sdk::ConnectorSpec& spec) {
   }
   std::set<std::string> seen;
   for (const auto& op : spec.operations) {
-    if (!std::regex_match(op.id, opRe) || op.id.rfind(spec.id + ".", 0) != 0) {
+    if (!isSnakePath(op.id, 3) || op.id.rfind(spec.id + ".", 0) != 0) {
       problems.push_back("operation id '" + op.id + "' is not '" + spec.id + ".<resource>.<verb>'");
     }
     if (!seen.insert(op.id).second) {

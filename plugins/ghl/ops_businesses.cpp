@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -18,28 +19,33 @@ RestOperation ghlBusinessList() {
   op.spec.method = "GET";
   op.spec.path = "/businesses/";
   op.spec.scopes = {"businesses.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location id. Defaults to the connection setting location_id."),
-                   sdk::str("limit").describe("Limit."), sdk::str("skip").describe("Skip.")};
-  op.spec.output = {
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("limit"), false, "Limit."),
+                    build::with(sdk::str("skip"), false, "Skip."));
+  op.spec.output = build::fields(build::with(
       sdk::array(
           "businesses",
-          sdk::object(
-              "businesses[]",
-              {sdk::str("id").describe("Business Id"), sdk::str("name").describe("Business Name"),
-               sdk::str("phone").describe("phone number"), sdk::str("email").describe("email"),
-               sdk::str("website").describe("website"), sdk::str("address").describe("address"),
-               sdk::str("city").describe("city"), sdk::str("description").describe("description"),
-               sdk::str("state").describe("state"), sdk::str("postalCode").describe("postal code"),
-               sdk::str("country").describe("country"),
-               sdk::any("updatedBy").describe("updated By"),
-               sdk::str("locationId").describe("locaitonId"),
-               sdk::any("createdBy").describe("Created By"),
-               sdk::str("createdAt").describe("Creation Time"),
-               sdk::str("updatedAt").describe("Last updation time")})
-              .open()
-              .describe("Businesses[]."))
-          .describe("Business Response")};
+          build::with(
+              build::object("businesses[]", true, build::with(sdk::str("id"), false, "Business Id"),
+                            build::with(sdk::str("name"), false, "Business Name"),
+                            build::with(sdk::str("phone"), false, "phone number"),
+                            build::with(sdk::str("email"), false, "email"),
+                            build::with(sdk::str("website"), false, "website"),
+                            build::with(sdk::str("address"), false, "address"),
+                            build::with(sdk::str("city"), false, "city"),
+                            build::with(sdk::str("description"), false, "description"),
+                            build::with(sdk::str("state"), false, "state"),
+                            build::with(sdk::str("postalCode"), false, "postal code"),
+                            build::with(sdk::str("country"), false, "country"),
+                            build::with(sdk::any("updatedBy"), false, "updated By"),
+                            build::with(sdk::str("locationId"), false, "locaitonId"),
+                            build::with(sdk::any("createdBy"), false, "Created By"),
+                            build::with(sdk::str("createdAt"), false, "Creation Time"),
+                            build::with(sdk::str("updatedAt"), false, "Last updation time")),
+              false, "Businesses[].")),
+      false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -60,22 +66,25 @@ RestOperation ghlBusinessGet() {
   op.spec.method = "GET";
   op.spec.path = "/businesses/{businessId}";
   op.spec.scopes = {"businesses.readonly"};
-  op.spec.input = {sdk::str("businessId").require().describe("Business id.")};
-  op.spec.output = {
-      sdk::object(
-          "business",
-          {sdk::str("id").describe("Business Id"), sdk::str("name").describe("Business Name"),
-           sdk::str("phone").describe("phone number"), sdk::str("email").describe("email"),
-           sdk::str("website").describe("website"), sdk::str("address").describe("address"),
-           sdk::str("city").describe("city"), sdk::str("description").describe("description"),
-           sdk::str("state").describe("state"), sdk::str("postalCode").describe("postal code"),
-           sdk::str("country").describe("country"), sdk::any("updatedBy").describe("updated By"),
-           sdk::str("locationId").describe("locaitonId"),
-           sdk::any("createdBy").describe("Created By"),
-           sdk::str("createdAt").describe("Creation Time"),
-           sdk::str("updatedAt").describe("Last updation time")})
-          .open()
-          .describe("Business Response")};
+  op.spec.input = build::fields(build::with(sdk::str("businessId"), true, "Business id."));
+  op.spec.output = build::fields(
+      build::with(build::object("business", true, build::with(sdk::str("id"), false, "Business Id"),
+                                build::with(sdk::str("name"), false, "Business Name"),
+                                build::with(sdk::str("phone"), false, "phone number"),
+                                build::with(sdk::str("email"), false, "email"),
+                                build::with(sdk::str("website"), false, "website"),
+                                build::with(sdk::str("address"), false, "address"),
+                                build::with(sdk::str("city"), false, "city"),
+                                build::with(sdk::str("description"), false, "description"),
+                                build::with(sdk::str("state"), false, "state"),
+                                build::with(sdk::str("postalCode"), false, "postal code"),
+                                build::with(sdk::str("country"), false, "country"),
+                                build::with(sdk::any("updatedBy"), false, "updated By"),
+                                build::with(sdk::str("locationId"), false, "locaitonId"),
+                                build::with(sdk::any("createdBy"), false, "Created By"),
+                                build::with(sdk::str("createdAt"), false, "Creation Time"),
+                                build::with(sdk::str("updatedAt"), false, "Last updation time")),
+                  false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"businessId":"5DP4iH6HLkQsiKESj6rh"})json"),
@@ -97,34 +106,39 @@ RestOperation ghlBusinessCreate() {
   op.spec.method = "POST";
   op.spec.path = "/businesses/";
   op.spec.scopes = {"businesses.write"};
-  op.spec.input = {sdk::str("name").require().describe("Name."),
-                   sdk::str("locationId")
-                       .describe("Location id. Defaults to the connection setting location_id."),
-                   sdk::str("phone").describe("Phone."),
-                   sdk::str("email").describe("Email."),
-                   sdk::str("website").describe("Website."),
-                   sdk::str("address").describe("Address."),
-                   sdk::str("city").describe("City."),
-                   sdk::str("postalCode").describe("Postal code."),
-                   sdk::str("state").describe("State."),
-                   sdk::str("country").describe("Country."),
-                   sdk::str("description").describe("Description.")};
-  op.spec.output = {
-      sdk::boolean("success").describe("Success Value"),
-      sdk::object(
-          "buiseness",
-          {sdk::str("id").describe("Business Id"), sdk::str("name").describe("Business Name"),
-           sdk::str("phone").describe("phone number"), sdk::str("email").describe("email"),
-           sdk::str("website").describe("website"), sdk::str("address").describe("address"),
-           sdk::str("city").describe("city"), sdk::str("description").describe("description"),
-           sdk::str("state").describe("state"), sdk::str("postalCode").describe("postal code"),
-           sdk::str("country").describe("country"), sdk::any("updatedBy").describe("updated By"),
-           sdk::str("locationId").describe("locaitonId"),
-           sdk::any("createdBy").describe("Created By"),
-           sdk::str("createdAt").describe("Creation Time"),
-           sdk::str("updatedAt").describe("Last updation time")})
-          .open()
-          .describe("Business Response")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("name"), true, "Name."),
+                    build::with(sdk::str("locationId"), false,
+                                "Location id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("phone"), false, "Phone."),
+                    build::with(sdk::str("email"), false, "Email."),
+                    build::with(sdk::str("website"), false, "Website."),
+                    build::with(sdk::str("address"), false, "Address."),
+                    build::with(sdk::str("city"), false, "City."),
+                    build::with(sdk::str("postalCode"), false, "Postal code."),
+                    build::with(sdk::str("state"), false, "State."),
+                    build::with(sdk::str("country"), false, "Country."),
+                    build::with(sdk::str("description"), false, "Description."));
+  op.spec.output = build::fields(
+      build::with(sdk::boolean("success"), false, "Success Value"),
+      build::with(
+          build::object("buiseness", true, build::with(sdk::str("id"), false, "Business Id"),
+                        build::with(sdk::str("name"), false, "Business Name"),
+                        build::with(sdk::str("phone"), false, "phone number"),
+                        build::with(sdk::str("email"), false, "email"),
+                        build::with(sdk::str("website"), false, "website"),
+                        build::with(sdk::str("address"), false, "address"),
+                        build::with(sdk::str("city"), false, "city"),
+                        build::with(sdk::str("description"), false, "description"),
+                        build::with(sdk::str("state"), false, "state"),
+                        build::with(sdk::str("postalCode"), false, "postal code"),
+                        build::with(sdk::str("country"), false, "country"),
+                        build::with(sdk::any("updatedBy"), false, "updated By"),
+                        build::with(sdk::str("locationId"), false, "locaitonId"),
+                        build::with(sdk::any("createdBy"), false, "Created By"),
+                        build::with(sdk::str("createdAt"), false, "Creation Time"),
+                        build::with(sdk::str("updatedAt"), false, "Last updation time")),
+          false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -150,33 +164,37 @@ RestOperation ghlBusinessUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/businesses/{businessId}";
   op.spec.scopes = {"businesses.write"};
-  op.spec.input = {sdk::str("businessId").require().describe("Business id."),
-                   sdk::str("name").describe("Name."),
-                   sdk::str("phone").describe("Phone."),
-                   sdk::str("email").describe("Email."),
-                   sdk::str("postalCode").describe("Postal code."),
-                   sdk::str("website").describe("Website."),
-                   sdk::str("address").describe("Address."),
-                   sdk::str("state").describe("State."),
-                   sdk::str("city").describe("City."),
-                   sdk::str("country").describe("Country."),
-                   sdk::str("description").describe("Description.")};
-  op.spec.output = {
-      sdk::boolean("success").describe("Success Value"),
-      sdk::object(
-          "buiseness",
-          {sdk::str("id").describe("Business Id"), sdk::str("name").describe("Business Name"),
-           sdk::str("phone").describe("phone number"), sdk::str("email").describe("email"),
-           sdk::str("website").describe("website"), sdk::str("address").describe("address"),
-           sdk::str("city").describe("city"), sdk::str("description").describe("description"),
-           sdk::str("state").describe("state"), sdk::str("postalCode").describe("postal code"),
-           sdk::str("country").describe("country"), sdk::any("updatedBy").describe("updated By"),
-           sdk::str("locationId").describe("locaitonId"),
-           sdk::any("createdBy").describe("Created By"),
-           sdk::str("createdAt").describe("Creation Time"),
-           sdk::str("updatedAt").describe("Last updation time")})
-          .open()
-          .describe("Business Response")};
+  op.spec.input = build::fields(build::with(sdk::str("businessId"), true, "Business id."),
+                                build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("phone"), false, "Phone."),
+                                build::with(sdk::str("email"), false, "Email."),
+                                build::with(sdk::str("postalCode"), false, "Postal code."),
+                                build::with(sdk::str("website"), false, "Website."),
+                                build::with(sdk::str("address"), false, "Address."),
+                                build::with(sdk::str("state"), false, "State."),
+                                build::with(sdk::str("city"), false, "City."),
+                                build::with(sdk::str("country"), false, "Country."),
+                                build::with(sdk::str("description"), false, "Description."));
+  op.spec.output = build::fields(
+      build::with(sdk::boolean("success"), false, "Success Value"),
+      build::with(
+          build::object("buiseness", true, build::with(sdk::str("id"), false, "Business Id"),
+                        build::with(sdk::str("name"), false, "Business Name"),
+                        build::with(sdk::str("phone"), false, "phone number"),
+                        build::with(sdk::str("email"), false, "email"),
+                        build::with(sdk::str("website"), false, "website"),
+                        build::with(sdk::str("address"), false, "address"),
+                        build::with(sdk::str("city"), false, "city"),
+                        build::with(sdk::str("description"), false, "description"),
+                        build::with(sdk::str("state"), false, "state"),
+                        build::with(sdk::str("postalCode"), false, "postal code"),
+                        build::with(sdk::str("country"), false, "country"),
+                        build::with(sdk::any("updatedBy"), false, "updated By"),
+                        build::with(sdk::str("locationId"), false, "locaitonId"),
+                        build::with(sdk::any("createdBy"), false, "Created By"),
+                        build::with(sdk::str("createdAt"), false, "Creation Time"),
+                        build::with(sdk::str("updatedAt"), false, "Last updation time")),
+          false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -203,8 +221,8 @@ RestOperation ghlBusinessDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/businesses/{businessId}";
   op.spec.scopes = {"businesses.write"};
-  op.spec.input = {sdk::str("businessId").require().describe("Business id.")};
-  op.spec.output = {sdk::boolean("success").describe("Success value")};
+  op.spec.input = build::fields(build::with(sdk::str("businessId"), true, "Business id."));
+  op.spec.output = build::fields(build::with(sdk::boolean("success"), false, "Success value"));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"businessId":"5DP4iH6HLkQsiKESj6rh"})json"),
                        sdk::Json::parse(R"json({"success":true})json")}};

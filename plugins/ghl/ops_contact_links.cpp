@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -17,10 +18,12 @@ RestOperation ghlTagAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("contactId").require().describe("Contact Id"),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).require().describe("Tags.")};
-  op.spec.output = {sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("contactId"), true, "Contact Id"),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
+                  "Tags."));
+  op.spec.output = build::fields(build::with(
+      sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -42,10 +45,12 @@ RestOperation ghlTagRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("contactId").require().describe("Contact Id"),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).require().describe("Tags.")};
-  op.spec.output = {sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("contactId"), true, "Contact Id"),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
+                  "Tags."));
+  op.spec.output = build::fields(build::with(
+      sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -67,15 +72,18 @@ RestOperation ghlFollowerAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-                       .require()
-                       .describe("Followers.")};
-  op.spec.output = {
-      sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-          .describe("Followers."),
-      sdk::array("followersAdded", sdk::str("followersAdded[]").describe("Followers added[]."))
-          .describe("Followers added.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("contactId"), true, "Contact Id"),
+      build::with(
+          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
+          true, "Followers."));
+  op.spec.output = build::fields(
+      build::with(
+          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
+          false, "Followers."),
+      build::with(sdk::array("followersAdded", build::with(sdk::str("followersAdded[]"), false,
+                                                           "Followers added[].")),
+                  false, "Followers added."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -98,15 +106,18 @@ RestOperation ghlFollowerRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-                       .require()
-                       .describe("Followers.")};
-  op.spec.output = {sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-                        .describe("Followers."),
-                    sdk::array("followersRemoved",
-                               sdk::str("followersRemoved[]").describe("Followers removed[]."))
-                        .describe("Followers removed.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("contactId"), true, "Contact Id"),
+      build::with(
+          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
+          true, "Followers."));
+  op.spec.output = build::fields(
+      build::with(
+          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
+          false, "Followers."),
+      build::with(sdk::array("followersRemoved", build::with(sdk::str("followersRemoved[]"), false,
+                                                             "Followers removed[].")),
+                  false, "Followers removed."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -129,9 +140,9 @@ RestOperation ghlCampaignAddContact() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/campaigns/{campaignId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("campaignId").require().describe("Campaigns Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("campaignId"), true, "Campaigns Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -153,9 +164,9 @@ RestOperation ghlCampaignRemoveContact() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/campaigns/{campaignId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("campaignId").require().describe("Campaigns Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("campaignId"), true, "Campaigns Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -177,8 +188,8 @@ RestOperation ghlCampaignRemoveContactAll() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/campaigns/removeAll";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"contactId":"3bZD1nQzbul0MCancbQD"})json"),
                        sdk::Json::parse(R"json({"succeded":true})json")}};
@@ -198,10 +209,11 @@ RestOperation ghlWorkflowAddContact() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("workflowId").require().describe("Workflow Id"),
-                   sdk::str("eventStartTime").describe("Event start time.")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
+                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -224,10 +236,11 @@ RestOperation ghlWorkflowRemoveContact() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("workflowId").require().describe("Workflow Id"),
-                   sdk::str("eventStartTime").describe("Event start time.")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
+                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -250,30 +263,35 @@ RestOperation ghlAppointmentListForContact() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}/appointments";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(
       sdk::array(
           "events",
-          sdk::object(
-              "events[]",
-              {sdk::str("id").describe("Id."), sdk::str("calendarId").describe("Calendar id."),
-               sdk::str("status").describe("Status."), sdk::str("title").describe("Title."),
-               sdk::str("assignedUserId").describe("Assigned user id."),
-               sdk::str("notes").describe("Notes."), sdk::str("startTime").describe("Start time."),
-               sdk::str("endTime").describe("End time."), sdk::str("address").describe("Address."),
-               sdk::str("locationId").describe("Location id."),
-               sdk::str("contactId").describe("Contact id."),
-               sdk::str("groupId").describe("Group id."),
-               sdk::str("appointmentStatus").describe("Appointment status."),
-               sdk::array("users", sdk::str("users[]").describe("Users[].")).describe("Users."),
-               sdk::str("dateAdded").describe("Date added."),
-               sdk::str("dateUpdated").describe("Date updated."),
-               sdk::array("assignedResources",
-                          sdk::str("assignedResources[]").describe("Assigned resources[]."))
-                   .describe("Assigned resources.")})
-              .open()
-              .describe("Events[]."))
-          .describe("Events.")};
+          build::with(build::object(
+                          "events[]", true, build::with(sdk::str("id"), false, "Id."),
+                          build::with(sdk::str("calendarId"), false, "Calendar id."),
+                          build::with(sdk::str("status"), false, "Status."),
+                          build::with(sdk::str("title"), false, "Title."),
+                          build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
+                          build::with(sdk::str("notes"), false, "Notes."),
+                          build::with(sdk::str("startTime"), false, "Start time."),
+                          build::with(sdk::str("endTime"), false, "End time."),
+                          build::with(sdk::str("address"), false, "Address."),
+                          build::with(sdk::str("locationId"), false, "Location id."),
+                          build::with(sdk::str("contactId"), false, "Contact id."),
+                          build::with(sdk::str("groupId"), false, "Group id."),
+                          build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
+                          build::with(sdk::array("users", build::with(sdk::str("users[]"), false,
+                                                                      "Users[].")),
+                                      false, "Users."),
+                          build::with(sdk::str("dateAdded"), false, "Date added."),
+                          build::with(sdk::str("dateUpdated"), false, "Date updated."),
+                          build::with(sdk::array("assignedResources",
+                                                 build::with(sdk::str("assignedResources[]"), false,
+                                                             "Assigned resources[].")),
+                                      false, "Assigned resources.")),
+                      false, "Events[].")),
+      false, "Events."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"sx6wyHhbFdRXh302LLNR"})json"),

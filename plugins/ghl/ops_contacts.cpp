@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -18,131 +19,138 @@ RestOperation ghlContactGet() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {
-      sdk::object(
-          "contact",
-          {sdk::str("id").describe("Id."),
-           sdk::str("name").describe("Name."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("firstName").describe("First name."),
-           sdk::str("lastName").describe("Last name."),
-           sdk::str("email").describe("Email."),
-           sdk::str("emailLowerCase").describe("Email lower case."),
-           sdk::str("timezone").describe("Timezone."),
-           sdk::str("companyName").describe("Company name."),
-           sdk::str("phone").describe("Phone."),
-           sdk::boolean("dnd").describe("Dnd."),
-           sdk::object("dndSettings",
-                       {sdk::object("Call", {sdk::str("status")
-                                                 .oneOf({"active", "inactive", "permanent"})
-                                                 .describe("Status."),
-                                             sdk::str("message").describe("Message."),
-                                             sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Call."),
-                        sdk::object("Email", {sdk::str("status")
-                                                  .oneOf({"active", "inactive", "permanent"})
-                                                  .describe("Status."),
-                                              sdk::str("message").describe("Message."),
-                                              sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Email."),
-                        sdk::object("SMS", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Sms."),
-                        sdk::object("WhatsApp", {sdk::str("status")
-                                                     .oneOf({"active", "inactive", "permanent"})
-                                                     .describe("Status."),
-                                                 sdk::str("message").describe("Message."),
-                                                 sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Whats app."),
-                        sdk::object("GMB", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Gmb."),
-                        sdk::object("FB", {sdk::str("status")
-                                               .oneOf({"active", "inactive", "permanent"})
-                                               .describe("Status."),
-                                           sdk::str("message").describe("Message."),
-                                           sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Fb.")})
-               .open()
-               .describe("Dnd settings."),
-           sdk::str("type").describe("Type."),
-           sdk::str("source").describe("Source."),
-           sdk::str("assignedTo").describe("Assigned to."),
-           sdk::str("address1").describe("Address1."),
-           sdk::str("city").describe("City."),
-           sdk::str("state").describe("State."),
-           sdk::str("country").describe("Country."),
-           sdk::str("postalCode").describe("Postal code."),
-           sdk::str("website").describe("Website."),
-           sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-           sdk::str("dateOfBirth").describe("Date of birth."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated."),
-           sdk::str("attachments").describe("Attachments."),
-           sdk::str("ssn").describe("Ssn."),
-           sdk::str("keyword").describe("Keyword."),
-           sdk::str("firstNameLowerCase").describe("First name lower case."),
-           sdk::str("fullNameLowerCase").describe("Full name lower case."),
-           sdk::str("lastNameLowerCase").describe("Last name lower case."),
-           sdk::str("lastActivity").describe("Last activity."),
-           sdk::array("customFields",
-                      sdk::object("customFields[]", {sdk::str("id").describe("Id."),
-                                                     sdk::str("value").describe("Value.")})
-                          .open()
-                          .describe("Custom fields[]."))
-               .describe("Custom fields."),
-           sdk::str("businessId").describe("Business id."),
-           sdk::object(
-               "attributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Attribution source."),
-           sdk::object(
-               "lastAttributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Last attribution source."),
-           sdk::str("visitorId")
-               .describe("visitorId is the Unique ID assigned to each Live chat visitor.")})
-          .open()
-          .describe("Contact.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "contact", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("name"), false, "Name."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("firstName"), false, "First name."),
+          build::with(sdk::str("lastName"), false, "Last name."),
+          build::with(sdk::str("email"), false, "Email."),
+          build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+          build::with(sdk::str("timezone"), false, "Timezone."),
+          build::with(sdk::str("companyName"), false, "Company name."),
+          build::with(sdk::str("phone"), false, "Phone."),
+          build::with(sdk::boolean("dnd"), false, "Dnd."),
+          build::with(
+              build::object(
+                  "dndSettings", true,
+                  build::with(build::object("Call", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Call."),
+                  build::with(build::object("Email", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Email."),
+                  build::with(build::object("SMS", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Sms."),
+                  build::with(build::object("WhatsApp", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Whats app."),
+                  build::with(build::object("GMB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Gmb."),
+                  build::with(build::object("FB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Fb.")),
+              false, "Dnd settings."),
+          build::with(sdk::str("type"), false, "Type."),
+          build::with(sdk::str("source"), false, "Source."),
+          build::with(sdk::str("assignedTo"), false, "Assigned to."),
+          build::with(sdk::str("address1"), false, "Address1."),
+          build::with(sdk::str("city"), false, "City."),
+          build::with(sdk::str("state"), false, "State."),
+          build::with(sdk::str("country"), false, "Country."),
+          build::with(sdk::str("postalCode"), false, "Postal code."),
+          build::with(sdk::str("website"), false, "Website."),
+          build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                      "Tags."),
+          build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+          build::with(sdk::str("dateAdded"), false, "Date added."),
+          build::with(sdk::str("dateUpdated"), false, "Date updated."),
+          build::with(sdk::str("attachments"), false, "Attachments."),
+          build::with(sdk::str("ssn"), false, "Ssn."),
+          build::with(sdk::str("keyword"), false, "Keyword."),
+          build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+          build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+          build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+          build::with(sdk::str("lastActivity"), false, "Last activity."),
+          build::with(
+              sdk::array("customFields",
+                         build::with(build::object("customFields[]", true,
+                                                   build::with(sdk::str("id"), false, "Id."),
+                                                   build::with(sdk::str("value"), false, "Value.")),
+                                     false, "Custom fields[].")),
+              false, "Custom fields."),
+          build::with(sdk::str("businessId"), false, "Business id."),
+          build::with(
+              build::object("attributionSource", true, build::with(sdk::str("url"), false, "Url."),
+                            build::with(sdk::str("campaign"), false, "Campaign."),
+                            build::with(sdk::str("utmSource"), false, "Utm source."),
+                            build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                            build::with(sdk::str("utmContent"), false, "Utm content."),
+                            build::with(sdk::str("referrer"), false, "Referrer."),
+                            build::with(sdk::str("campaignId"), false, "Campaign id."),
+                            build::with(sdk::str("fbclid"), false, "Fbclid."),
+                            build::with(sdk::str("gclid"), false, "Gclid."),
+                            build::with(sdk::str("msclikid"), false, "Msclikid."),
+                            build::with(sdk::str("dclid"), false, "Dclid."),
+                            build::with(sdk::str("fbc"), false, "Fbc."),
+                            build::with(sdk::str("fbp"), false, "Fbp."),
+                            build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                            build::with(sdk::str("userAgent"), false, "User agent."),
+                            build::with(sdk::str("ip"), false, "Ip."),
+                            build::with(sdk::str("medium"), false, "Medium."),
+                            build::with(sdk::str("mediumId"), false, "Medium id.")),
+              false, "Attribution source."),
+          build::with(build::object("lastAttributionSource", true,
+                                    build::with(sdk::str("url"), false, "Url."),
+                                    build::with(sdk::str("campaign"), false, "Campaign."),
+                                    build::with(sdk::str("utmSource"), false, "Utm source."),
+                                    build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                    build::with(sdk::str("utmContent"), false, "Utm content."),
+                                    build::with(sdk::str("referrer"), false, "Referrer."),
+                                    build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                    build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                    build::with(sdk::str("gclid"), false, "Gclid."),
+                                    build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                    build::with(sdk::str("dclid"), false, "Dclid."),
+                                    build::with(sdk::str("fbc"), false, "Fbc."),
+                                    build::with(sdk::str("fbp"), false, "Fbp."),
+                                    build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                    build::with(sdk::str("userAgent"), false, "User agent."),
+                                    build::with(sdk::str("ip"), false, "Ip."),
+                                    build::with(sdk::str("medium"), false, "Medium."),
+                                    build::with(sdk::str("mediumId"), false, "Medium id.")),
+                      false, "Last attribution source."),
+          build::with(sdk::str("visitorId"), false,
+                      "visitorId is the Unique ID assigned to each Live chat visitor.")),
+      false, "Contact."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"ocQHyuzHvysMo5N5VsXc"})json"),
@@ -166,175 +174,183 @@ RestOperation ghlContactCreate() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("name").describe("Name."),
-      sdk::str("email").describe("Email."),
-      sdk::str("locationId")
-          .describe("Location id. Defaults to the connection setting location_id."),
-      sdk::str("gender").describe("Gender."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("state").describe("State."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("website").describe("Website."),
-      sdk::str("timezone").describe("Timezone."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::object("dndSettings",
-                  {sdk::object("Call", {sdk::str("status")
-                                            .oneOf({"active", "inactive", "permanent"})
-                                            .require()
-                                            .describe("Status."),
-                                        sdk::str("message").describe("Message."),
-                                        sdk::str("code").describe("Code.")})
-                       .describe("Call."),
-                   sdk::object("Email", {sdk::str("status")
-                                             .oneOf({"active", "inactive", "permanent"})
-                                             .require()
-                                             .describe("Status."),
-                                         sdk::str("message").describe("Message."),
-                                         sdk::str("code").describe("Code.")})
-                       .describe("Email."),
-                   sdk::object("SMS", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Sms."),
-                   sdk::object("WhatsApp", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .require()
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                       .describe("Whats app."),
-                   sdk::object("GMB", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Gmb."),
-                   sdk::object("FB", {sdk::str("status")
-                                          .oneOf({"active", "inactive", "permanent"})
-                                          .require()
-                                          .describe("Status."),
-                                      sdk::str("message").describe("Message."),
-                                      sdk::str("code").describe("Code.")})
-                       .describe("Fb.")})
-          .describe("Dnd settings."),
-      sdk::object(
-          "inboundDndSettings",
-          {sdk::object(
-               "all",
-               {sdk::str("status").oneOf({"active", "inactive"}).require().describe("Status."),
-                sdk::str("message").describe("Message.")})
-               .describe("All.")})
-          .describe("Inbound dnd settings."),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("source").describe("Source."),
-      sdk::any("dateOfBirth")
-          .describe("The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
-                    "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
-      sdk::str("country").describe("Country."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("assignedTo").describe("User's Id")};
-  op.spec.output = {
-      sdk::object(
-          "contact",
-          {sdk::str("id").describe("Id."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated."),
-           sdk::boolean("deleted").describe("Deleted."),
-           sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-           sdk::str("type").describe("Type."),
-           sdk::array("customFields",
-                      sdk::object("customFields[]", {sdk::str("id").describe("Id."),
-                                                     sdk::str("value").describe("Value.")})
-                          .open()
-                          .describe("Custom fields[]."))
-               .describe("Custom fields."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("firstName").describe("First name."),
-           sdk::str("firstNameLowerCase").describe("First name lower case."),
-           sdk::str("fullNameLowerCase").describe("Full name lower case."),
-           sdk::str("lastName").describe("Last name."),
-           sdk::str("lastNameLowerCase").describe("Last name lower case."),
-           sdk::str("email").describe("Email."),
-           sdk::str("emailLowerCase").describe("Email lower case."),
-           sdk::boolean("bounceEmail").describe("Bounce email."),
-           sdk::boolean("unsubscribeEmail").describe("Unsubscribe email."),
-           sdk::boolean("dnd").describe("Dnd."),
-           sdk::object("dndSettings",
-                       {sdk::object("Call", {sdk::str("status")
-                                                 .oneOf({"active", "inactive", "permanent"})
-                                                 .describe("Status."),
-                                             sdk::str("message").describe("Message."),
-                                             sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Call."),
-                        sdk::object("Email", {sdk::str("status")
-                                                  .oneOf({"active", "inactive", "permanent"})
-                                                  .describe("Status."),
-                                              sdk::str("message").describe("Message."),
-                                              sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Email."),
-                        sdk::object("SMS", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Sms."),
-                        sdk::object("WhatsApp", {sdk::str("status")
-                                                     .oneOf({"active", "inactive", "permanent"})
-                                                     .describe("Status."),
-                                                 sdk::str("message").describe("Message."),
-                                                 sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Whats app."),
-                        sdk::object("GMB", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Gmb."),
-                        sdk::object("FB", {sdk::str("status")
-                                               .oneOf({"active", "inactive", "permanent"})
-                                               .describe("Status."),
-                                           sdk::str("message").describe("Message."),
-                                           sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Fb.")})
-               .open()
-               .describe("Dnd settings."),
-           sdk::str("phone").describe("Phone."),
-           sdk::str("address1").describe("Address1."),
-           sdk::str("city").describe("City."),
-           sdk::str("state").describe("State."),
-           sdk::str("country").describe("Country."),
-           sdk::str("postalCode").describe("Postal code."),
-           sdk::str("website").describe("Website."),
-           sdk::str("source").describe("Source."),
-           sdk::str("companyName").describe("Company name."),
-           sdk::str("dateOfBirth").describe("Date of birth."),
-           sdk::number("birthMonth").describe("Birth month."),
-           sdk::number("birthDay").describe("Birth day."),
-           sdk::str("lastSessionActivityAt").describe("Last session activity at."),
-           sdk::array("offers", sdk::str("offers[]").describe("Offers[].")).describe("Offers."),
-           sdk::array("products", sdk::str("products[]").describe("Products[]."))
-               .describe("Products."),
-           sdk::str("businessId").describe("Business id."),
-           sdk::str("assignedTo").describe("User's Id")})
-          .open()
-          .describe("Contact.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("locationId"), false,
+                  "Location id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("gender"), false, "Gender."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::str("timezone"), false, "Timezone."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(
+          build::object(
+              "dndSettings", false,
+              build::with(build::object("Call", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Call."),
+              build::with(build::object("Email", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Email."),
+              build::with(build::object("SMS", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Sms."),
+              build::with(build::object("WhatsApp", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Whats app."),
+              build::with(build::object("GMB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Gmb."),
+              build::with(build::object("FB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Fb.")),
+          false, "Dnd settings."),
+      build::with(build::object(
+                      "inboundDndSettings", false,
+                      build::with(build::object(
+                                      "all", false,
+                                      build::with(sdk::str("status").oneOf({"active", "inactive"}),
+                                                  true, "Status."),
+                                      build::with(sdk::str("message"), false, "Message.")),
+                                  false, "All.")),
+                  false, "Inbound dnd settings."),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::array("customFields",
+                             build::with(sdk::any("customFields[]"), false, "Custom fields[].")),
+                  false, "Custom fields."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::any("dateOfBirth"), false,
+                  "The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
+                  "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("assignedTo"), false, "User's Id"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "contact", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("dateAdded"), false, "Date added."),
+          build::with(sdk::str("dateUpdated"), false, "Date updated."),
+          build::with(sdk::boolean("deleted"), false, "Deleted."),
+          build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                      "Tags."),
+          build::with(sdk::str("type"), false, "Type."),
+          build::with(
+              sdk::array("customFields",
+                         build::with(build::object("customFields[]", true,
+                                                   build::with(sdk::str("id"), false, "Id."),
+                                                   build::with(sdk::str("value"), false, "Value.")),
+                                     false, "Custom fields[].")),
+              false, "Custom fields."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("firstName"), false, "First name."),
+          build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+          build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+          build::with(sdk::str("lastName"), false, "Last name."),
+          build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+          build::with(sdk::str("email"), false, "Email."),
+          build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+          build::with(sdk::boolean("bounceEmail"), false, "Bounce email."),
+          build::with(sdk::boolean("unsubscribeEmail"), false, "Unsubscribe email."),
+          build::with(sdk::boolean("dnd"), false, "Dnd."),
+          build::with(
+              build::object(
+                  "dndSettings", true,
+                  build::with(build::object("Call", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Call."),
+                  build::with(build::object("Email", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Email."),
+                  build::with(build::object("SMS", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Sms."),
+                  build::with(build::object("WhatsApp", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Whats app."),
+                  build::with(build::object("GMB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Gmb."),
+                  build::with(build::object("FB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Fb.")),
+              false, "Dnd settings."),
+          build::with(sdk::str("phone"), false, "Phone."),
+          build::with(sdk::str("address1"), false, "Address1."),
+          build::with(sdk::str("city"), false, "City."),
+          build::with(sdk::str("state"), false, "State."),
+          build::with(sdk::str("country"), false, "Country."),
+          build::with(sdk::str("postalCode"), false, "Postal code."),
+          build::with(sdk::str("website"), false, "Website."),
+          build::with(sdk::str("source"), false, "Source."),
+          build::with(sdk::str("companyName"), false, "Company name."),
+          build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+          build::with(sdk::number("birthMonth"), false, "Birth month."),
+          build::with(sdk::number("birthDay"), false, "Birth day."),
+          build::with(sdk::str("lastSessionActivityAt"), false, "Last session activity at."),
+          build::with(sdk::array("offers", build::with(sdk::str("offers[]"), false, "Offers[].")),
+                      false, "Offers."),
+          build::with(
+              sdk::array("products", build::with(sdk::str("products[]"), false, "Products[].")),
+              false, "Products."),
+          build::with(sdk::str("businessId"), false, "Business id."),
+          build::with(sdk::str("assignedTo"), false, "User's Id")),
+      false, "Contact."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"firstName":"Rosan","lastName":"Deo","name":"Rosan Deo"})json"),
@@ -369,209 +385,227 @@ RestOperation ghlContactUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/contacts/{contactId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("contactId").require().describe("Contact Id"),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("name").describe("Name."),
-      sdk::str("email").describe("Email."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("state").describe("State."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("website").describe("Website."),
-      sdk::str("timezone").describe("Timezone."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::object("dndSettings",
-                  {sdk::object("Call", {sdk::str("status")
-                                            .oneOf({"active", "inactive", "permanent"})
-                                            .require()
-                                            .describe("Status."),
-                                        sdk::str("message").describe("Message."),
-                                        sdk::str("code").describe("Code.")})
-                       .describe("Call."),
-                   sdk::object("Email", {sdk::str("status")
-                                             .oneOf({"active", "inactive", "permanent"})
-                                             .require()
-                                             .describe("Status."),
-                                         sdk::str("message").describe("Message."),
-                                         sdk::str("code").describe("Code.")})
-                       .describe("Email."),
-                   sdk::object("SMS", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Sms."),
-                   sdk::object("WhatsApp", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .require()
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                       .describe("Whats app."),
-                   sdk::object("GMB", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Gmb."),
-                   sdk::object("FB", {sdk::str("status")
-                                          .oneOf({"active", "inactive", "permanent"})
-                                          .require()
-                                          .describe("Status."),
-                                      sdk::str("message").describe("Message."),
-                                      sdk::str("code").describe("Code.")})
-                       .describe("Fb.")})
-          .describe("Dnd settings."),
-      sdk::object(
-          "inboundDndSettings",
-          {sdk::object(
-               "all",
-               {sdk::str("status").oneOf({"active", "inactive"}).require().describe("Status."),
-                sdk::str("message").describe("Message.")})
-               .describe("All.")})
-          .describe("Inbound dnd settings."),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[]."))
-          .describe(
-              "This field will overwrite all current tags associated with the contact. To update a "
-              "tags, it is recommended to use the Add Tag or Remove Tag API instead."),
-      sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("source").describe("Source."),
-      sdk::any("dateOfBirth")
-          .describe("The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
-                    "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
-      sdk::str("country").describe("Country."),
-      sdk::str("assignedTo").describe("User's Id")};
-  op.spec.output = {
-      sdk::boolean("succeded").describe("Succeded."),
-      sdk::object(
-          "contact",
-          {sdk::str("id").describe("Id."),
-           sdk::str("name").describe("Name."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("firstName").describe("First name."),
-           sdk::str("lastName").describe("Last name."),
-           sdk::str("email").describe("Email."),
-           sdk::str("emailLowerCase").describe("Email lower case."),
-           sdk::str("timezone").describe("Timezone."),
-           sdk::str("companyName").describe("Company name."),
-           sdk::str("phone").describe("Phone."),
-           sdk::boolean("dnd").describe("Dnd."),
-           sdk::object("dndSettings",
-                       {sdk::object("Call", {sdk::str("status")
-                                                 .oneOf({"active", "inactive", "permanent"})
-                                                 .describe("Status."),
-                                             sdk::str("message").describe("Message."),
-                                             sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Call."),
-                        sdk::object("Email", {sdk::str("status")
-                                                  .oneOf({"active", "inactive", "permanent"})
-                                                  .describe("Status."),
-                                              sdk::str("message").describe("Message."),
-                                              sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Email."),
-                        sdk::object("SMS", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Sms."),
-                        sdk::object("WhatsApp", {sdk::str("status")
-                                                     .oneOf({"active", "inactive", "permanent"})
-                                                     .describe("Status."),
-                                                 sdk::str("message").describe("Message."),
-                                                 sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Whats app."),
-                        sdk::object("GMB", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Gmb."),
-                        sdk::object("FB", {sdk::str("status")
-                                               .oneOf({"active", "inactive", "permanent"})
-                                               .describe("Status."),
-                                           sdk::str("message").describe("Message."),
-                                           sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Fb.")})
-               .open()
-               .describe("Dnd settings."),
-           sdk::str("type").describe("Type."),
-           sdk::str("source").describe("Source."),
-           sdk::str("assignedTo").describe("Assigned to."),
-           sdk::str("address1").describe("Address1."),
-           sdk::str("city").describe("City."),
-           sdk::str("state").describe("State."),
-           sdk::str("country").describe("Country."),
-           sdk::str("postalCode").describe("Postal code."),
-           sdk::str("website").describe("Website."),
-           sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-           sdk::str("dateOfBirth").describe("Date of birth."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated."),
-           sdk::str("attachments").describe("Attachments."),
-           sdk::str("ssn").describe("Ssn."),
-           sdk::str("keyword").describe("Keyword."),
-           sdk::str("firstNameLowerCase").describe("First name lower case."),
-           sdk::str("fullNameLowerCase").describe("Full name lower case."),
-           sdk::str("lastNameLowerCase").describe("Last name lower case."),
-           sdk::str("lastActivity").describe("Last activity."),
-           sdk::array("customFields",
-                      sdk::object("customFields[]", {sdk::str("id").describe("Id."),
-                                                     sdk::str("value").describe("Value.")})
-                          .open()
-                          .describe("Custom fields[]."))
-               .describe("Custom fields."),
-           sdk::str("businessId").describe("Business id."),
-           sdk::object(
-               "attributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Attribution source."),
-           sdk::object(
-               "lastAttributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Last attribution source."),
-           sdk::str("visitorId")
-               .describe("visitorId is the Unique ID assigned to each Live chat visitor.")})
-          .open()
-          .describe("Contact.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("contactId"), true, "Contact Id"),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::str("timezone"), false, "Timezone."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(
+          build::object(
+              "dndSettings", false,
+              build::with(build::object("Call", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Call."),
+              build::with(build::object("Email", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Email."),
+              build::with(build::object("SMS", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Sms."),
+              build::with(build::object("WhatsApp", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Whats app."),
+              build::with(build::object("GMB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Gmb."),
+              build::with(build::object("FB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Fb.")),
+          false, "Dnd settings."),
+      build::with(build::object(
+                      "inboundDndSettings", false,
+                      build::with(build::object(
+                                      "all", false,
+                                      build::with(sdk::str("status").oneOf({"active", "inactive"}),
+                                                  true, "Status."),
+                                      build::with(sdk::str("message"), false, "Message.")),
+                                  false, "All.")),
+                  false, "Inbound dnd settings."),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                  "This field will overwrite all current tags associated with the contact. To "
+                  "update a tags, it is recommended to use the Add Tag or Remove Tag API instead."),
+      build::with(sdk::array("customFields",
+                             build::with(sdk::any("customFields[]"), false, "Custom fields[].")),
+                  false, "Custom fields."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::any("dateOfBirth"), false,
+                  "The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
+                  "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("assignedTo"), false, "User's Id"));
+  op.spec.output = build::fields(
+      build::with(sdk::boolean("succeded"), false, "Succeded."),
+      build::with(
+          build::object(
+              "contact", true, build::with(sdk::str("id"), false, "Id."),
+              build::with(sdk::str("name"), false, "Name."),
+              build::with(sdk::str("locationId"), false, "Location id."),
+              build::with(sdk::str("firstName"), false, "First name."),
+              build::with(sdk::str("lastName"), false, "Last name."),
+              build::with(sdk::str("email"), false, "Email."),
+              build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+              build::with(sdk::str("timezone"), false, "Timezone."),
+              build::with(sdk::str("companyName"), false, "Company name."),
+              build::with(sdk::str("phone"), false, "Phone."),
+              build::with(sdk::boolean("dnd"), false, "Dnd."),
+              build::with(
+                  build::object(
+                      "dndSettings", true,
+                      build::with(
+                          build::object("Call", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Call."),
+                      build::with(
+                          build::object("Email", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Email."),
+                      build::with(
+                          build::object("SMS", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Sms."),
+                      build::with(
+                          build::object("WhatsApp", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Whats app."),
+                      build::with(
+                          build::object("GMB", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Gmb."),
+                      build::with(
+                          build::object("FB", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Fb.")),
+                  false, "Dnd settings."),
+              build::with(sdk::str("type"), false, "Type."),
+              build::with(sdk::str("source"), false, "Source."),
+              build::with(sdk::str("assignedTo"), false, "Assigned to."),
+              build::with(sdk::str("address1"), false, "Address1."),
+              build::with(sdk::str("city"), false, "City."),
+              build::with(sdk::str("state"), false, "State."),
+              build::with(sdk::str("country"), false, "Country."),
+              build::with(sdk::str("postalCode"), false, "Postal code."),
+              build::with(sdk::str("website"), false, "Website."),
+              build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")),
+                          false, "Tags."),
+              build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+              build::with(sdk::str("dateAdded"), false, "Date added."),
+              build::with(sdk::str("dateUpdated"), false, "Date updated."),
+              build::with(sdk::str("attachments"), false, "Attachments."),
+              build::with(sdk::str("ssn"), false, "Ssn."),
+              build::with(sdk::str("keyword"), false, "Keyword."),
+              build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+              build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+              build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+              build::with(sdk::str("lastActivity"), false, "Last activity."),
+              build::with(
+                  sdk::array(
+                      "customFields",
+                      build::with(build::object("customFields[]", true,
+                                                build::with(sdk::str("id"), false, "Id."),
+                                                build::with(sdk::str("value"), false, "Value.")),
+                                  false, "Custom fields[].")),
+                  false, "Custom fields."),
+              build::with(sdk::str("businessId"), false, "Business id."),
+              build::with(build::object("attributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Attribution source."),
+              build::with(build::object("lastAttributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Last attribution source."),
+              build::with(sdk::str("visitorId"), false,
+                          "visitorId is the Unique ID assigned to each Live chat visitor.")),
+          false, "Contact."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -614,8 +648,8 @@ RestOperation ghlContactDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"contactId":"ocQHyuzHvysMo5N5VsXc"})json"),
                        sdk::Json::parse(R"json({"succeded":true})json")}};
@@ -644,223 +678,241 @@ RestOperation ghlContactUpsert() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/upsert";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("name").describe("Name."),
-      sdk::str("email").describe("Email."),
-      sdk::str("locationId")
-          .describe("Location id. Defaults to the connection setting location_id."),
-      sdk::str("gender").describe("Gender."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("state").describe("State."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("website").describe("Website."),
-      sdk::str("timezone").describe("Timezone."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::object("dndSettings",
-                  {sdk::object("Call", {sdk::str("status")
-                                            .oneOf({"active", "inactive", "permanent"})
-                                            .require()
-                                            .describe("Status."),
-                                        sdk::str("message").describe("Message."),
-                                        sdk::str("code").describe("Code.")})
-                       .describe("Call."),
-                   sdk::object("Email", {sdk::str("status")
-                                             .oneOf({"active", "inactive", "permanent"})
-                                             .require()
-                                             .describe("Status."),
-                                         sdk::str("message").describe("Message."),
-                                         sdk::str("code").describe("Code.")})
-                       .describe("Email."),
-                   sdk::object("SMS", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Sms."),
-                   sdk::object("WhatsApp", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .require()
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                       .describe("Whats app."),
-                   sdk::object("GMB", {sdk::str("status")
-                                           .oneOf({"active", "inactive", "permanent"})
-                                           .require()
-                                           .describe("Status."),
-                                       sdk::str("message").describe("Message."),
-                                       sdk::str("code").describe("Code.")})
-                       .describe("Gmb."),
-                   sdk::object("FB", {sdk::str("status")
-                                          .oneOf({"active", "inactive", "permanent"})
-                                          .require()
-                                          .describe("Status."),
-                                      sdk::str("message").describe("Message."),
-                                      sdk::str("code").describe("Code.")})
-                       .describe("Fb.")})
-          .describe("Dnd settings."),
-      sdk::object(
-          "inboundDndSettings",
-          {sdk::object(
-               "all",
-               {sdk::str("status").oneOf({"active", "inactive"}).require().describe("Status."),
-                sdk::str("message").describe("Message.")})
-               .describe("All.")})
-          .describe("Inbound dnd settings."),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[]."))
-          .describe(
-              "This field will overwrite all current tags associated with the contact. To update a "
-              "tags, it is recommended to use the Add Tag or Remove Tag API instead."),
-      sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("source").describe("Source."),
-      sdk::any("dateOfBirth")
-          .describe("The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
-                    "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
-      sdk::str("country").describe("Country."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("assignedTo").describe("User's Id"),
-      sdk::boolean("createNewIfDuplicateAllowed")
-          .describe("Controls whether to create a new contact or update an existing duplicate. "
-                    "**Scenario 1:** If this value is `true` and the location allows duplicate "
-                    "contacts, a new contact will be created immediately without checking for "
-                    "duplicates. **Scenario 2:** If this value is `true` but the location does not "
-                    "allow duplicate contacts, this field is ignored and the normal upsert "
-                    "behavior applies: the API will search for an existing duplicate contact, "
-                    "update it if found, or create a new contact if not found. **Scenario 3:** If "
-                    "this value is `false` or not provided, the normal upsert behavior applies "
-                    "regardless of the location's duplicate contact setting.")};
-  op.spec.output = {
-      sdk::boolean("new").describe("New."),
-      sdk::object(
-          "contact",
-          {sdk::str("id").describe("Id."),
-           sdk::str("name").describe("Name."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("firstName").describe("First name."),
-           sdk::str("lastName").describe("Last name."),
-           sdk::str("email").describe("Email."),
-           sdk::str("emailLowerCase").describe("Email lower case."),
-           sdk::str("timezone").describe("Timezone."),
-           sdk::str("companyName").describe("Company name."),
-           sdk::str("phone").describe("Phone."),
-           sdk::boolean("dnd").describe("Dnd."),
-           sdk::object("dndSettings",
-                       {sdk::object("Call", {sdk::str("status")
-                                                 .oneOf({"active", "inactive", "permanent"})
-                                                 .describe("Status."),
-                                             sdk::str("message").describe("Message."),
-                                             sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Call."),
-                        sdk::object("Email", {sdk::str("status")
-                                                  .oneOf({"active", "inactive", "permanent"})
-                                                  .describe("Status."),
-                                              sdk::str("message").describe("Message."),
-                                              sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Email."),
-                        sdk::object("SMS", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Sms."),
-                        sdk::object("WhatsApp", {sdk::str("status")
-                                                     .oneOf({"active", "inactive", "permanent"})
-                                                     .describe("Status."),
-                                                 sdk::str("message").describe("Message."),
-                                                 sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Whats app."),
-                        sdk::object("GMB", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Gmb."),
-                        sdk::object("FB", {sdk::str("status")
-                                               .oneOf({"active", "inactive", "permanent"})
-                                               .describe("Status."),
-                                           sdk::str("message").describe("Message."),
-                                           sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Fb.")})
-               .open()
-               .describe("Dnd settings."),
-           sdk::str("type").describe("Type."),
-           sdk::str("source").describe("Source."),
-           sdk::str("assignedTo").describe("Assigned to."),
-           sdk::str("address1").describe("Address1."),
-           sdk::str("city").describe("City."),
-           sdk::str("state").describe("State."),
-           sdk::str("country").describe("Country."),
-           sdk::str("postalCode").describe("Postal code."),
-           sdk::str("website").describe("Website."),
-           sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-           sdk::str("dateOfBirth").describe("Date of birth."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated."),
-           sdk::str("attachments").describe("Attachments."),
-           sdk::str("ssn").describe("Ssn."),
-           sdk::str("keyword").describe("Keyword."),
-           sdk::str("firstNameLowerCase").describe("First name lower case."),
-           sdk::str("fullNameLowerCase").describe("Full name lower case."),
-           sdk::str("lastNameLowerCase").describe("Last name lower case."),
-           sdk::str("lastActivity").describe("Last activity."),
-           sdk::array("customFields",
-                      sdk::object("customFields[]", {sdk::str("id").describe("Id."),
-                                                     sdk::str("value").describe("Value.")})
-                          .open()
-                          .describe("Custom fields[]."))
-               .describe("Custom fields."),
-           sdk::str("businessId").describe("Business id."),
-           sdk::object(
-               "attributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Attribution source."),
-           sdk::object(
-               "lastAttributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Last attribution source."),
-           sdk::str("visitorId")
-               .describe("visitorId is the Unique ID assigned to each Live chat visitor.")})
-          .open()
-          .describe("Contact."),
-      sdk::str("traceId").describe("Trace id.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("locationId"), false,
+                  "Location id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("gender"), false, "Gender."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::str("timezone"), false, "Timezone."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(
+          build::object(
+              "dndSettings", false,
+              build::with(build::object("Call", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Call."),
+              build::with(build::object("Email", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Email."),
+              build::with(build::object("SMS", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Sms."),
+              build::with(build::object("WhatsApp", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Whats app."),
+              build::with(build::object("GMB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Gmb."),
+              build::with(build::object("FB", false,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    true, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Fb.")),
+          false, "Dnd settings."),
+      build::with(build::object(
+                      "inboundDndSettings", false,
+                      build::with(build::object(
+                                      "all", false,
+                                      build::with(sdk::str("status").oneOf({"active", "inactive"}),
+                                                  true, "Status."),
+                                      build::with(sdk::str("message"), false, "Message.")),
+                                  false, "All.")),
+                  false, "Inbound dnd settings."),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                  "This field will overwrite all current tags associated with the contact. To "
+                  "update a tags, it is recommended to use the Add Tag or Remove Tag API instead."),
+      build::with(sdk::array("customFields",
+                             build::with(sdk::any("customFields[]"), false, "Custom fields[].")),
+                  false, "Custom fields."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::any("dateOfBirth"), false,
+                  "The birth date of the contact. Supported formats: YYYY/MM/DD, MM/DD/YYYY, "
+                  "YYYY-MM-DD, MM-DD-YYYY, YYYY.MM.DD, MM.DD.YYYY, YYYY_MM_DD, MM_DD_YYYY"),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("assignedTo"), false, "User's Id"),
+      build::with(
+          sdk::boolean("createNewIfDuplicateAllowed"), false,
+          "Controls whether to create a new contact or update an existing duplicate. **Scenario "
+          "1:** If this value is `true` and the location allows duplicate contacts, a new contact "
+          "will be created immediately without checking for duplicates. **Scenario 2:** If this "
+          "value is `true` but the location does not allow duplicate contacts, this field is "
+          "ignored and the normal upsert behavior applies: the API will search for an existing "
+          "duplicate contact, update it if found, or create a new contact if not found. **Scenario "
+          "3:** If this value is `false` or not provided, the normal upsert behavior applies "
+          "regardless of the location's duplicate contact setting."));
+  op.spec.output = build::fields(
+      build::with(sdk::boolean("new"), false, "New."),
+      build::with(
+          build::object(
+              "contact", true, build::with(sdk::str("id"), false, "Id."),
+              build::with(sdk::str("name"), false, "Name."),
+              build::with(sdk::str("locationId"), false, "Location id."),
+              build::with(sdk::str("firstName"), false, "First name."),
+              build::with(sdk::str("lastName"), false, "Last name."),
+              build::with(sdk::str("email"), false, "Email."),
+              build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+              build::with(sdk::str("timezone"), false, "Timezone."),
+              build::with(sdk::str("companyName"), false, "Company name."),
+              build::with(sdk::str("phone"), false, "Phone."),
+              build::with(sdk::boolean("dnd"), false, "Dnd."),
+              build::with(
+                  build::object(
+                      "dndSettings", true,
+                      build::with(
+                          build::object("Call", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Call."),
+                      build::with(
+                          build::object("Email", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Email."),
+                      build::with(
+                          build::object("SMS", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Sms."),
+                      build::with(
+                          build::object("WhatsApp", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Whats app."),
+                      build::with(
+                          build::object("GMB", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Gmb."),
+                      build::with(
+                          build::object("FB", true,
+                                        build::with(sdk::str("status").oneOf(
+                                                        {"active", "inactive", "permanent"}),
+                                                    false, "Status."),
+                                        build::with(sdk::str("message"), false, "Message."),
+                                        build::with(sdk::str("code"), false, "Code.")),
+                          false, "Fb.")),
+                  false, "Dnd settings."),
+              build::with(sdk::str("type"), false, "Type."),
+              build::with(sdk::str("source"), false, "Source."),
+              build::with(sdk::str("assignedTo"), false, "Assigned to."),
+              build::with(sdk::str("address1"), false, "Address1."),
+              build::with(sdk::str("city"), false, "City."),
+              build::with(sdk::str("state"), false, "State."),
+              build::with(sdk::str("country"), false, "Country."),
+              build::with(sdk::str("postalCode"), false, "Postal code."),
+              build::with(sdk::str("website"), false, "Website."),
+              build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")),
+                          false, "Tags."),
+              build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+              build::with(sdk::str("dateAdded"), false, "Date added."),
+              build::with(sdk::str("dateUpdated"), false, "Date updated."),
+              build::with(sdk::str("attachments"), false, "Attachments."),
+              build::with(sdk::str("ssn"), false, "Ssn."),
+              build::with(sdk::str("keyword"), false, "Keyword."),
+              build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+              build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+              build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+              build::with(sdk::str("lastActivity"), false, "Last activity."),
+              build::with(
+                  sdk::array(
+                      "customFields",
+                      build::with(build::object("customFields[]", true,
+                                                build::with(sdk::str("id"), false, "Id."),
+                                                build::with(sdk::str("value"), false, "Value.")),
+                                  false, "Custom fields[].")),
+                  false, "Custom fields."),
+              build::with(sdk::str("businessId"), false, "Business id."),
+              build::with(build::object("attributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Attribution source."),
+              build::with(build::object("lastAttributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Last attribution source."),
+              build::with(sdk::str("visitorId"), false,
+                          "visitorId is the Unique ID assigned to each Live chat visitor.")),
+          false, "Contact."),
+      build::with(sdk::str("traceId"), false, "Trace id."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"firstName":"Rosan","lastName":"Deo","name":"Rosan Deo"})json"),
@@ -894,110 +946,125 @@ RestOperation ghlContactSearch() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/search";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe(
-              "Location (sub-account) to search. Defaults to the connection setting location_id."),
-      sdk::number("pageLimit").require().describe("Records per page (at most 500)."),
-      sdk::number("page").describe(
+  op.spec.input = build::fields(
+      build::with(
+          sdk::str("locationId"), false,
+          "Location (sub-account) to search. Defaults to the connection setting location_id."),
+      build::with(sdk::number("pageLimit"), true, "Records per page (at most 500)."),
+      build::with(
+          sdk::number("page"), false,
           "Page number, starting at 1 (at most 10,000 records in all); or use searchAfter."),
-      sdk::array("searchAfter", sdk::any("searchAfter[]").describe("Search after[]."))
-          .describe("Cursor: the searchAfter value of the last contact of the previous page."),
-      sdk::array("filters", sdk::any("filters[]").describe("Filters[]."))
-          .describe(
-              "Filters: {field, operator: eq|not_eq|contains|not_contains|exists|not_exists|range, "
-              "value} or {group: AND|OR, filters: [...]}."),
-      sdk::array("sort", sdk::any("sort[]").describe("Sort[]."))
-          .describe("Sort order: [{field, direction: asc|desc}]."),
-      sdk::str("query").describe("Free-text query (at most 75 characters).")};
-  op.spec.output = {
-      sdk::array(
-          "contacts",
-          sdk::object(
-              "contacts[]",
-              {sdk::str("id").describe("Id."),
-               sdk::str("name").describe("Name."),
-               sdk::str("locationId").describe("Location id."),
-               sdk::str("firstName").describe("First name."),
-               sdk::str("lastName").describe("Last name."),
-               sdk::str("email").describe("Email."),
-               sdk::str("emailLowerCase").describe("Email lower case."),
-               sdk::str("timezone").describe("Timezone."),
-               sdk::str("companyName").describe("Company name."),
-               sdk::str("phone").describe("Phone."),
-               sdk::boolean("dnd").describe("Dnd."),
-               sdk::object("dndSettings",
-                           {sdk::any("Call").describe("Call."),
-                            sdk::any("Email").describe("Email."), sdk::any("SMS").describe("Sms."),
-                            sdk::any("WhatsApp").describe("Whats app."),
-                            sdk::any("GMB").describe("Gmb."), sdk::any("FB").describe("Fb.")})
-                   .open()
-                   .describe("Dnd settings."),
-               sdk::str("type").describe("Type."),
-               sdk::str("source").describe("Source."),
-               sdk::str("assignedTo").describe("Assigned to."),
-               sdk::str("address1").describe("Address1."),
-               sdk::str("city").describe("City."),
-               sdk::str("state").describe("State."),
-               sdk::str("country").describe("Country."),
-               sdk::str("postalCode").describe("Postal code."),
-               sdk::str("website").describe("Website."),
-               sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-               sdk::str("dateOfBirth").describe("Date of birth."),
-               sdk::str("dateAdded").describe("Date added."),
-               sdk::str("dateUpdated").describe("Date updated."),
-               sdk::str("attachments").describe("Attachments."),
-               sdk::str("ssn").describe("Ssn."),
-               sdk::str("keyword").describe("Keyword."),
-               sdk::str("firstNameLowerCase").describe("First name lower case."),
-               sdk::str("fullNameLowerCase").describe("Full name lower case."),
-               sdk::str("lastNameLowerCase").describe("Last name lower case."),
-               sdk::str("lastActivity").describe("Last activity."),
-               sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-                   .describe("Custom fields."),
-               sdk::str("businessId").describe("Business id."),
-               sdk::object(
-                   "attributionSource",
-                   {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                    sdk::str("utmSource").describe("Utm source."),
-                    sdk::str("utmMedium").describe("Utm medium."),
-                    sdk::str("utmContent").describe("Utm content."),
-                    sdk::str("referrer").describe("Referrer."),
-                    sdk::str("campaignId").describe("Campaign id."),
-                    sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                    sdk::str("msclikid").describe("Msclikid."),
-                    sdk::str("dclid").describe("Dclid."), sdk::str("fbc").describe("Fbc."),
-                    sdk::str("fbp").describe("Fbp."),
-                    sdk::str("fbEventId").describe("Fb event id."),
-                    sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                    sdk::str("medium").describe("Medium."),
-                    sdk::str("mediumId").describe("Medium id.")})
-                   .open()
-                   .describe("Attribution source."),
-               sdk::object(
-                   "lastAttributionSource",
-                   {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                    sdk::str("utmSource").describe("Utm source."),
-                    sdk::str("utmMedium").describe("Utm medium."),
-                    sdk::str("utmContent").describe("Utm content."),
-                    sdk::str("referrer").describe("Referrer."),
-                    sdk::str("campaignId").describe("Campaign id."),
-                    sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                    sdk::str("msclikid").describe("Msclikid."),
-                    sdk::str("dclid").describe("Dclid."), sdk::str("fbc").describe("Fbc."),
-                    sdk::str("fbp").describe("Fbp."),
-                    sdk::str("fbEventId").describe("Fb event id."),
-                    sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                    sdk::str("medium").describe("Medium."),
-                    sdk::str("mediumId").describe("Medium id.")})
-                   .open()
-                   .describe("Last attribution source."),
-               sdk::str("visitorId")
-                   .describe("visitorId is the Unique ID assigned to each Live chat visitor.")})
-              .open()
-              .describe("Contacts[]."))
-          .describe("Matching contacts."),
-      sdk::number("total").describe("Number of matching contacts.")};
+      build::with(sdk::array("searchAfter",
+                             build::with(sdk::any("searchAfter[]"), false, "Search after[].")),
+                  false, "Cursor: the searchAfter value of the last contact of the previous page."),
+      build::with(
+          sdk::array("filters", build::with(sdk::any("filters[]"), false, "Filters[].")), false,
+          "Filters: {field, operator: eq|not_eq|contains|not_contains|exists|not_exists|range, "
+          "value} or {group: AND|OR, filters: [...]}."),
+      build::with(sdk::array("sort", build::with(sdk::any("sort[]"), false, "Sort[].")), false,
+                  "Sort order: [{field, direction: asc|desc}]."),
+      build::with(sdk::str("query"), false, "Free-text query (at most 75 characters)."));
+  op.spec.output = build::fields(
+      build::with(
+          sdk::array(
+              "contacts",
+              build::with(
+                  build::object(
+                      "contacts[]", true, build::with(sdk::str("id"), false, "Id."),
+                      build::with(sdk::str("name"), false, "Name."),
+                      build::with(sdk::str("locationId"), false, "Location id."),
+                      build::with(sdk::str("firstName"), false, "First name."),
+                      build::with(sdk::str("lastName"), false, "Last name."),
+                      build::with(sdk::str("email"), false, "Email."),
+                      build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+                      build::with(sdk::str("timezone"), false, "Timezone."),
+                      build::with(sdk::str("companyName"), false, "Company name."),
+                      build::with(sdk::str("phone"), false, "Phone."),
+                      build::with(sdk::boolean("dnd"), false, "Dnd."),
+                      build::with(
+                          build::object("dndSettings", true,
+                                        build::with(sdk::any("Call"), false, "Call."),
+                                        build::with(sdk::any("Email"), false, "Email."),
+                                        build::with(sdk::any("SMS"), false, "Sms."),
+                                        build::with(sdk::any("WhatsApp"), false, "Whats app."),
+                                        build::with(sdk::any("GMB"), false, "Gmb."),
+                                        build::with(sdk::any("FB"), false, "Fb.")),
+                          false, "Dnd settings."),
+                      build::with(sdk::str("type"), false, "Type."),
+                      build::with(sdk::str("source"), false, "Source."),
+                      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                      build::with(sdk::str("address1"), false, "Address1."),
+                      build::with(sdk::str("city"), false, "City."),
+                      build::with(sdk::str("state"), false, "State."),
+                      build::with(sdk::str("country"), false, "Country."),
+                      build::with(sdk::str("postalCode"), false, "Postal code."),
+                      build::with(sdk::str("website"), false, "Website."),
+                      build::with(
+                          sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")),
+                          false, "Tags."),
+                      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+                      build::with(sdk::str("dateAdded"), false, "Date added."),
+                      build::with(sdk::str("dateUpdated"), false, "Date updated."),
+                      build::with(sdk::str("attachments"), false, "Attachments."),
+                      build::with(sdk::str("ssn"), false, "Ssn."),
+                      build::with(sdk::str("keyword"), false, "Keyword."),
+                      build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+                      build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+                      build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+                      build::with(sdk::str("lastActivity"), false, "Last activity."),
+                      build::with(
+                          sdk::array("customFields", build::with(sdk::any("customFields[]"), false,
+                                                                 "Custom fields[].")),
+                          false, "Custom fields."),
+                      build::with(sdk::str("businessId"), false, "Business id."),
+                      build::with(
+                          build::object("attributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Attribution source."),
+                      build::with(
+                          build::object("lastAttributionSource", true,
+                                        build::with(sdk::str("url"), false, "Url."),
+                                        build::with(sdk::str("campaign"), false, "Campaign."),
+                                        build::with(sdk::str("utmSource"), false, "Utm source."),
+                                        build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                        build::with(sdk::str("utmContent"), false, "Utm content."),
+                                        build::with(sdk::str("referrer"), false, "Referrer."),
+                                        build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                        build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                        build::with(sdk::str("gclid"), false, "Gclid."),
+                                        build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                        build::with(sdk::str("dclid"), false, "Dclid."),
+                                        build::with(sdk::str("fbc"), false, "Fbc."),
+                                        build::with(sdk::str("fbp"), false, "Fbp."),
+                                        build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                        build::with(sdk::str("userAgent"), false, "User agent."),
+                                        build::with(sdk::str("ip"), false, "Ip."),
+                                        build::with(sdk::str("medium"), false, "Medium."),
+                                        build::with(sdk::str("mediumId"), false, "Medium id.")),
+                          false, "Last attribution source."),
+                      build::with(
+                          sdk::str("visitorId"), false,
+                          "visitorId is the Unique ID assigned to each Live chat visitor.")),
+                  false, "Contacts[].")),
+          false, "Matching contacts."),
+      build::with(sdk::number("total"), false, "Number of matching contacts."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"pageLimit":20})json"),
        sdk::Json::parse(
@@ -1023,137 +1090,146 @@ RestOperation ghlContactFindDuplicate() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/search/duplicate";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location Id. Defaults to the connection setting location_id."),
-      sdk::str("number").describe(
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(
+          sdk::str("number"), false,
           "Phone Number - Pass in URL Encoded form. i.e +1423164516 will become `%2B1423164516`"),
-      sdk::str("email").describe("Email - Pass in URL Encoded form. i.e test+abc@gmail.com will "
-                                 "become `test%2Babc%40gmail.com`")};
-  op.spec.output = {
-      sdk::object(
-          "contact",
-          {sdk::str("id").describe("Id."),
-           sdk::str("name").describe("Name."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("firstName").describe("First name."),
-           sdk::str("lastName").describe("Last name."),
-           sdk::str("email").describe("Email."),
-           sdk::str("emailLowerCase").describe("Email lower case."),
-           sdk::str("timezone").describe("Timezone."),
-           sdk::str("companyName").describe("Company name."),
-           sdk::str("phone").describe("Phone."),
-           sdk::boolean("dnd").describe("Dnd."),
-           sdk::object("dndSettings",
-                       {sdk::object("Call", {sdk::str("status")
-                                                 .oneOf({"active", "inactive", "permanent"})
-                                                 .describe("Status."),
-                                             sdk::str("message").describe("Message."),
-                                             sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Call."),
-                        sdk::object("Email", {sdk::str("status")
-                                                  .oneOf({"active", "inactive", "permanent"})
-                                                  .describe("Status."),
-                                              sdk::str("message").describe("Message."),
-                                              sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Email."),
-                        sdk::object("SMS", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Sms."),
-                        sdk::object("WhatsApp", {sdk::str("status")
-                                                     .oneOf({"active", "inactive", "permanent"})
-                                                     .describe("Status."),
-                                                 sdk::str("message").describe("Message."),
-                                                 sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Whats app."),
-                        sdk::object("GMB", {sdk::str("status")
-                                                .oneOf({"active", "inactive", "permanent"})
-                                                .describe("Status."),
-                                            sdk::str("message").describe("Message."),
-                                            sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Gmb."),
-                        sdk::object("FB", {sdk::str("status")
-                                               .oneOf({"active", "inactive", "permanent"})
-                                               .describe("Status."),
-                                           sdk::str("message").describe("Message."),
-                                           sdk::str("code").describe("Code.")})
-                            .open()
-                            .describe("Fb.")})
-               .open()
-               .describe("Dnd settings."),
-           sdk::str("type").describe("Type."),
-           sdk::str("source").describe("Source."),
-           sdk::str("assignedTo").describe("Assigned to."),
-           sdk::str("address1").describe("Address1."),
-           sdk::str("city").describe("City."),
-           sdk::str("state").describe("State."),
-           sdk::str("country").describe("Country."),
-           sdk::str("postalCode").describe("Postal code."),
-           sdk::str("website").describe("Website."),
-           sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-           sdk::str("dateOfBirth").describe("Date of birth."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated."),
-           sdk::str("attachments").describe("Attachments."),
-           sdk::str("ssn").describe("Ssn."),
-           sdk::str("keyword").describe("Keyword."),
-           sdk::str("firstNameLowerCase").describe("First name lower case."),
-           sdk::str("fullNameLowerCase").describe("Full name lower case."),
-           sdk::str("lastNameLowerCase").describe("Last name lower case."),
-           sdk::str("lastActivity").describe("Last activity."),
-           sdk::array("customFields",
-                      sdk::object("customFields[]", {sdk::str("id").describe("Id."),
-                                                     sdk::str("value").describe("Value.")})
-                          .open()
-                          .describe("Custom fields[]."))
-               .describe("Custom fields."),
-           sdk::str("businessId").describe("Business id."),
-           sdk::object(
-               "attributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Attribution source."),
-           sdk::object(
-               "lastAttributionSource",
-               {sdk::str("url").describe("Url."), sdk::str("campaign").describe("Campaign."),
-                sdk::str("utmSource").describe("Utm source."),
-                sdk::str("utmMedium").describe("Utm medium."),
-                sdk::str("utmContent").describe("Utm content."),
-                sdk::str("referrer").describe("Referrer."),
-                sdk::str("campaignId").describe("Campaign id."),
-                sdk::str("fbclid").describe("Fbclid."), sdk::str("gclid").describe("Gclid."),
-                sdk::str("msclikid").describe("Msclikid."), sdk::str("dclid").describe("Dclid."),
-                sdk::str("fbc").describe("Fbc."), sdk::str("fbp").describe("Fbp."),
-                sdk::str("fbEventId").describe("Fb event id."),
-                sdk::str("userAgent").describe("User agent."), sdk::str("ip").describe("Ip."),
-                sdk::str("medium").describe("Medium."),
-                sdk::str("mediumId").describe("Medium id.")})
-               .open()
-               .describe("Last attribution source."),
-           sdk::str("visitorId")
-               .describe("visitorId is the Unique ID assigned to each Live chat visitor.")})
-          .open()
-          .describe("The duplicate contact, or null when there is none.")};
+      build::with(sdk::str("email"), false,
+                  "Email - Pass in URL Encoded form. i.e test+abc@gmail.com will become "
+                  "`test%2Babc%40gmail.com`"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "contact", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("name"), false, "Name."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("firstName"), false, "First name."),
+          build::with(sdk::str("lastName"), false, "Last name."),
+          build::with(sdk::str("email"), false, "Email."),
+          build::with(sdk::str("emailLowerCase"), false, "Email lower case."),
+          build::with(sdk::str("timezone"), false, "Timezone."),
+          build::with(sdk::str("companyName"), false, "Company name."),
+          build::with(sdk::str("phone"), false, "Phone."),
+          build::with(sdk::boolean("dnd"), false, "Dnd."),
+          build::with(
+              build::object(
+                  "dndSettings", true,
+                  build::with(build::object("Call", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Call."),
+                  build::with(build::object("Email", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Email."),
+                  build::with(build::object("SMS", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Sms."),
+                  build::with(build::object("WhatsApp", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Whats app."),
+                  build::with(build::object("GMB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Gmb."),
+                  build::with(build::object("FB", true,
+                                            build::with(sdk::str("status").oneOf(
+                                                            {"active", "inactive", "permanent"}),
+                                                        false, "Status."),
+                                            build::with(sdk::str("message"), false, "Message."),
+                                            build::with(sdk::str("code"), false, "Code.")),
+                              false, "Fb.")),
+              false, "Dnd settings."),
+          build::with(sdk::str("type"), false, "Type."),
+          build::with(sdk::str("source"), false, "Source."),
+          build::with(sdk::str("assignedTo"), false, "Assigned to."),
+          build::with(sdk::str("address1"), false, "Address1."),
+          build::with(sdk::str("city"), false, "City."),
+          build::with(sdk::str("state"), false, "State."),
+          build::with(sdk::str("country"), false, "Country."),
+          build::with(sdk::str("postalCode"), false, "Postal code."),
+          build::with(sdk::str("website"), false, "Website."),
+          build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false,
+                      "Tags."),
+          build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+          build::with(sdk::str("dateAdded"), false, "Date added."),
+          build::with(sdk::str("dateUpdated"), false, "Date updated."),
+          build::with(sdk::str("attachments"), false, "Attachments."),
+          build::with(sdk::str("ssn"), false, "Ssn."),
+          build::with(sdk::str("keyword"), false, "Keyword."),
+          build::with(sdk::str("firstNameLowerCase"), false, "First name lower case."),
+          build::with(sdk::str("fullNameLowerCase"), false, "Full name lower case."),
+          build::with(sdk::str("lastNameLowerCase"), false, "Last name lower case."),
+          build::with(sdk::str("lastActivity"), false, "Last activity."),
+          build::with(
+              sdk::array("customFields",
+                         build::with(build::object("customFields[]", true,
+                                                   build::with(sdk::str("id"), false, "Id."),
+                                                   build::with(sdk::str("value"), false, "Value.")),
+                                     false, "Custom fields[].")),
+              false, "Custom fields."),
+          build::with(sdk::str("businessId"), false, "Business id."),
+          build::with(
+              build::object("attributionSource", true, build::with(sdk::str("url"), false, "Url."),
+                            build::with(sdk::str("campaign"), false, "Campaign."),
+                            build::with(sdk::str("utmSource"), false, "Utm source."),
+                            build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                            build::with(sdk::str("utmContent"), false, "Utm content."),
+                            build::with(sdk::str("referrer"), false, "Referrer."),
+                            build::with(sdk::str("campaignId"), false, "Campaign id."),
+                            build::with(sdk::str("fbclid"), false, "Fbclid."),
+                            build::with(sdk::str("gclid"), false, "Gclid."),
+                            build::with(sdk::str("msclikid"), false, "Msclikid."),
+                            build::with(sdk::str("dclid"), false, "Dclid."),
+                            build::with(sdk::str("fbc"), false, "Fbc."),
+                            build::with(sdk::str("fbp"), false, "Fbp."),
+                            build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                            build::with(sdk::str("userAgent"), false, "User agent."),
+                            build::with(sdk::str("ip"), false, "Ip."),
+                            build::with(sdk::str("medium"), false, "Medium."),
+                            build::with(sdk::str("mediumId"), false, "Medium id.")),
+              false, "Attribution source."),
+          build::with(build::object("lastAttributionSource", true,
+                                    build::with(sdk::str("url"), false, "Url."),
+                                    build::with(sdk::str("campaign"), false, "Campaign."),
+                                    build::with(sdk::str("utmSource"), false, "Utm source."),
+                                    build::with(sdk::str("utmMedium"), false, "Utm medium."),
+                                    build::with(sdk::str("utmContent"), false, "Utm content."),
+                                    build::with(sdk::str("referrer"), false, "Referrer."),
+                                    build::with(sdk::str("campaignId"), false, "Campaign id."),
+                                    build::with(sdk::str("fbclid"), false, "Fbclid."),
+                                    build::with(sdk::str("gclid"), false, "Gclid."),
+                                    build::with(sdk::str("msclikid"), false, "Msclikid."),
+                                    build::with(sdk::str("dclid"), false, "Dclid."),
+                                    build::with(sdk::str("fbc"), false, "Fbc."),
+                                    build::with(sdk::str("fbp"), false, "Fbp."),
+                                    build::with(sdk::str("fbEventId"), false, "Fb event id."),
+                                    build::with(sdk::str("userAgent"), false, "User agent."),
+                                    build::with(sdk::str("ip"), false, "Ip."),
+                                    build::with(sdk::str("medium"), false, "Medium."),
+                                    build::with(sdk::str("mediumId"), false, "Medium id.")),
+                      false, "Last attribution source."),
+          build::with(sdk::str("visitorId"), false,
+                      "visitorId is the Unique ID assigned to each Live chat visitor.")),
+      false, "The duplicate contact, or null when there is none."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -1176,34 +1252,45 @@ RestOperation ghlContactList() {
   op.spec.path = "/contacts/";
   op.spec.scopes = {"contacts.readonly"};
   op.spec.deprecated = true;
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location Id. Defaults to the connection setting location_id."),
-      sdk::str("startAfterId").describe("Start After Id"),
-      sdk::number("startAfter").describe("Start Afte"), sdk::str("query").describe("Contact Query"),
-      sdk::number("limit").describe(
-          "Limit Per Page records count. will allow maximum up to 100 and default will be 20")};
-  op.spec.output = {
-      sdk::array(
-          "contacts",
-          sdk::object(
-              "contacts[]",
-              {sdk::str("id").describe("Id."), sdk::str("locationId").describe("Location id."),
-               sdk::str("email").describe("Email."), sdk::str("timezone").describe("Timezone."),
-               sdk::str("country").describe("Country."), sdk::str("source").describe("Source."),
-               sdk::str("dateAdded").describe("Date added."),
-               sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-                   .describe("Custom fields."),
-               sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-               sdk::str("businessId").describe("Business id."),
-               sdk::array("attributions", sdk::any("attributions[]").describe("Attributions[]."))
-                   .describe("Attributions."),
-               sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-                   .describe("Followers.")})
-              .open()
-              .describe("Contacts[]."))
-          .describe("Contacts."),
-      sdk::number("count").describe("Count.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("startAfterId"), false, "Start After Id"),
+      build::with(sdk::number("startAfter"), false, "Start Afte"),
+      build::with(sdk::str("query"), false, "Contact Query"),
+      build::with(
+          sdk::number("limit"), false,
+          "Limit Per Page records count. will allow maximum up to 100 and default will be 20"));
+  op.spec.output = build::fields(
+      build::with(
+          sdk::array(
+              "contacts",
+              build::with(
+                  build::object(
+                      "contacts[]", true, build::with(sdk::str("id"), false, "Id."),
+                      build::with(sdk::str("locationId"), false, "Location id."),
+                      build::with(sdk::str("email"), false, "Email."),
+                      build::with(sdk::str("timezone"), false, "Timezone."),
+                      build::with(sdk::str("country"), false, "Country."),
+                      build::with(sdk::str("source"), false, "Source."),
+                      build::with(sdk::str("dateAdded"), false, "Date added."),
+                      build::with(sdk::array("customFields",
+                                             build::with(sdk::any("customFields[]"), false,
+                                                         "Custom fields[].")),
+                                  false, "Custom fields."),
+                      build::with(
+                          sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")),
+                          false, "Tags."),
+                      build::with(sdk::str("businessId"), false, "Business id."),
+                      build::with(sdk::array("attributions", build::with(sdk::any("attributions[]"),
+                                                                         false, "Attributions[].")),
+                                  false, "Attributions."),
+                      build::with(sdk::array("followers", build::with(sdk::str("followers[]"),
+                                                                      false, "Followers[].")),
+                                  false, "Followers.")),
+                  false, "Contacts[].")),
+          false, "Contacts."),
+      build::with(sdk::number("count"), false, "Count."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -1228,32 +1315,43 @@ RestOperation ghlContactListByBusiness() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/business/{businessId}";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("businessId").require().describe("Business id."),
-                   sdk::str("limit").describe("Limit."),
-                   sdk::str("locationId")
-                       .describe("Location id. Defaults to the connection setting location_id."),
-                   sdk::str("skip").describe("Skip."), sdk::str("query").describe("Query.")};
-  op.spec.output = {
-      sdk::array(
-          "contacts",
-          sdk::object(
-              "contacts[]",
-              {sdk::str("id").describe("Id."), sdk::str("locationId").describe("Location id."),
-               sdk::str("email").describe("Email."), sdk::str("timezone").describe("Timezone."),
-               sdk::str("country").describe("Country."), sdk::str("source").describe("Source."),
-               sdk::str("dateAdded").describe("Date added."),
-               sdk::array("customFields", sdk::any("customFields[]").describe("Custom fields[]."))
-                   .describe("Custom fields."),
-               sdk::array("tags", sdk::str("tags[]").describe("Tags[].")).describe("Tags."),
-               sdk::str("businessId").describe("Business id."),
-               sdk::array("attributions", sdk::any("attributions[]").describe("Attributions[]."))
-                   .describe("Attributions."),
-               sdk::array("followers", sdk::str("followers[]").describe("Followers[]."))
-                   .describe("Followers.")})
-              .open()
-              .describe("Contacts[]."))
-          .describe("Contacts."),
-      sdk::number("count").describe("Count.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("businessId"), true, "Business id."),
+                    build::with(sdk::str("limit"), false, "Limit."),
+                    build::with(sdk::str("locationId"), false,
+                                "Location id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("skip"), false, "Skip."),
+                    build::with(sdk::str("query"), false, "Query."));
+  op.spec.output = build::fields(
+      build::with(
+          sdk::array(
+              "contacts",
+              build::with(
+                  build::object(
+                      "contacts[]", true, build::with(sdk::str("id"), false, "Id."),
+                      build::with(sdk::str("locationId"), false, "Location id."),
+                      build::with(sdk::str("email"), false, "Email."),
+                      build::with(sdk::str("timezone"), false, "Timezone."),
+                      build::with(sdk::str("country"), false, "Country."),
+                      build::with(sdk::str("source"), false, "Source."),
+                      build::with(sdk::str("dateAdded"), false, "Date added."),
+                      build::with(sdk::array("customFields",
+                                             build::with(sdk::any("customFields[]"), false,
+                                                         "Custom fields[].")),
+                                  false, "Custom fields."),
+                      build::with(
+                          sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")),
+                          false, "Tags."),
+                      build::with(sdk::str("businessId"), false, "Business id."),
+                      build::with(sdk::array("attributions", build::with(sdk::any("attributions[]"),
+                                                                         false, "Attributions[].")),
+                                  false, "Attributions."),
+                      build::with(sdk::array("followers", build::with(sdk::str("followers[]"),
+                                                                      false, "Followers[].")),
+                                  false, "Followers.")),
+                  false, "Contacts[].")),
+          false, "Contacts."),
+      build::with(sdk::number("count"), false, "Count."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"businessId":"businessId-1"})json"),
@@ -1280,29 +1378,27 @@ RestOperation ghlContactBulkTags() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/bulk/tags/update/{type}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("type")
-          .oneOf({"add", "remove"})
-          .require()
-          .describe(
-              "Whether the tags are added or removed (path segment the spec leaves undeclared)."),
-      sdk::array("contacts", sdk::str("contacts[]").describe("Contacts[]."))
-          .require()
-          .describe("list of contact ids to be processed"),
-      sdk::array("tags", sdk::str("tags[]").describe("Tags[]."))
-          .require()
-          .describe("list of tags to be added or removed"),
-      sdk::str("locationId")
-          .describe("location id from where the bulk request is executed. Defaults to the "
-                    "connection setting location_id."),
-      sdk::boolean("removeAllTags")
-          .describe("Option to implement remove all tags. if true, all tags will be removed from "
-                    "the contacts. Can only be used with remove type.")};
-  op.spec.output = {
-      sdk::boolean("succeded").describe("Indicates if the operation was successful"),
-      sdk::number("errorCount").describe("Number of errors encountered during the operation"),
-      sdk::array("responses", sdk::str("responses[]").describe("Responses[]."))
-          .describe("Responses for each contact processed")};
+  op.spec.input = build::fields(
+      build::with(
+          sdk::str("type").oneOf({"add", "remove"}), true,
+          "Whether the tags are added or removed (path segment the spec leaves undeclared)."),
+      build::with(sdk::array("contacts", build::with(sdk::str("contacts[]"), false, "Contacts[].")),
+                  true, "list of contact ids to be processed"),
+      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
+                  "list of tags to be added or removed"),
+      build::with(sdk::str("locationId"), false,
+                  "location id from where the bulk request is executed. Defaults to the connection "
+                  "setting location_id."),
+      build::with(sdk::boolean("removeAllTags"), false,
+                  "Option to implement remove all tags. if true, all tags will be removed from the "
+                  "contacts. Can only be used with remove type."));
+  op.spec.output = build::fields(
+      build::with(sdk::boolean("succeded"), false, "Indicates if the operation was successful"),
+      build::with(sdk::number("errorCount"), false,
+                  "Number of errors encountered during the operation"),
+      build::with(
+          sdk::array("responses", build::with(sdk::str("responses[]"), false, "Responses[].")),
+          false, "Responses for each contact processed"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -1329,13 +1425,15 @@ RestOperation ghlContactBulkBusiness() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/bulk/business";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location id. Defaults to the connection setting location_id."),
-      sdk::array("ids", sdk::str("ids[]").describe("Ids[].")).require().describe("Ids."),
-      sdk::str("businessId").require().describe("Business id.")};
-  op.spec.output = {sdk::boolean("success").describe("Success."),
-                    sdk::array("ids", sdk::str("ids[]").describe("Ids[].")).describe("Ids.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location id. Defaults to the connection setting location_id."),
+      build::with(sdk::array("ids", build::with(sdk::str("ids[]"), false, "Ids[].")), true, "Ids."),
+      build::with(sdk::str("businessId"), true, "Business id."));
+  op.spec.output =
+      build::fields(build::with(sdk::boolean("success"), false, "Success."),
+                    build::with(sdk::array("ids", build::with(sdk::str("ids[]"), false, "Ids[].")),
+                                false, "Ids."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -17,40 +18,44 @@ WebhookEventSpec ghlContactCreated() {
       "\"ContactCreate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactCreate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("country").describe("Country."),
-      sdk::str("source").describe("Source."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dateOfBirth").describe("Date of birth."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::str("email").describe("Email."),
-      sdk::str("name").describe("Name."),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("state").describe("State."),
-      sdk::array("tags", sdk::any("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::str("website").describe("Website."),
-      sdk::array("attachments", sdk::any("attachments[]").describe("Attachments[]."))
-          .describe("Attachments."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::array("customFields",
-                 sdk::object("customFields[]",
-                             {sdk::str("id").describe("Id."), sdk::any("value").describe("Value.")})
-                     .open()
-                     .describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(
+          sdk::array("customFields",
+                     build::with(build::object("customFields[]", true,
+                                               build::with(sdk::str("id"), false, "Id."),
+                                               build::with(sdk::any("value"), false, "Value.")),
+                                 false, "Custom fields[].")),
+          false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -68,40 +73,44 @@ WebhookEventSpec ghlContactUpdated() {
       "`ContactUpdate` (payload `type` \"ContactUpdate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactUpdate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("country").describe("Country."),
-      sdk::str("source").describe("Source."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dateOfBirth").describe("Date of birth."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::str("email").describe("Email."),
-      sdk::str("name").describe("Name."),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("state").describe("State."),
-      sdk::array("tags", sdk::any("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::str("website").describe("Website."),
-      sdk::array("attachments", sdk::any("attachments[]").describe("Attachments[]."))
-          .describe("Attachments."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::array("customFields",
-                 sdk::object("customFields[]",
-                             {sdk::str("id").describe("Id."), sdk::any("value").describe("Value.")})
-                     .open()
-                     .describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(
+          sdk::array("customFields",
+                     build::with(build::object("customFields[]", true,
+                                               build::with(sdk::str("id"), false, "Id."),
+                                               build::with(sdk::any("value"), false, "Value.")),
+                                 false, "Custom fields[].")),
+          false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -119,40 +128,44 @@ WebhookEventSpec ghlContactDeleted() {
       "\"ContactDelete\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactDelete";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("country").describe("Country."),
-      sdk::str("source").describe("Source."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dateOfBirth").describe("Date of birth."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::str("email").describe("Email."),
-      sdk::str("name").describe("Name."),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("state").describe("State."),
-      sdk::array("tags", sdk::any("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::str("website").describe("Website."),
-      sdk::array("attachments", sdk::any("attachments[]").describe("Attachments[]."))
-          .describe("Attachments."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::array("customFields",
-                 sdk::object("customFields[]",
-                             {sdk::str("id").describe("Id."), sdk::any("value").describe("Value.")})
-                     .open()
-                     .describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(
+          sdk::array("customFields",
+                     build::with(build::object("customFields[]", true,
+                                               build::with(sdk::str("id"), false, "Id."),
+                                               build::with(sdk::any("value"), false, "Value.")),
+                                 false, "Custom fields[].")),
+          false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -170,40 +183,44 @@ WebhookEventSpec ghlContactTagUpdated() {
       "(payload `type` \"ContactTagUpdate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactTagUpdate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("country").describe("Country."),
-      sdk::str("source").describe("Source."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dateOfBirth").describe("Date of birth."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::str("email").describe("Email."),
-      sdk::str("name").describe("Name."),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("state").describe("State."),
-      sdk::array("tags", sdk::any("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::str("website").describe("Website."),
-      sdk::array("attachments", sdk::any("attachments[]").describe("Attachments[]."))
-          .describe("Attachments."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::array("customFields",
-                 sdk::object("customFields[]",
-                             {sdk::str("id").describe("Id."), sdk::any("value").describe("Value.")})
-                     .open()
-                     .describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(
+          sdk::array("customFields",
+                     build::with(build::object("customFields[]", true,
+                                               build::with(sdk::str("id"), false, "Id."),
+                                               build::with(sdk::any("value"), false, "Value.")),
+                                 false, "Custom fields[].")),
+          false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -221,72 +238,77 @@ WebhookEventSpec ghlContactDndUpdated() {
       "(payload `type` \"ContactDndUpdate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactDndUpdate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("address1").describe("Address1."),
-      sdk::str("city").describe("City."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("country").describe("Country."),
-      sdk::str("source").describe("Source."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dateOfBirth").describe("Date of birth."),
-      sdk::boolean("dnd").describe("Dnd."),
-      sdk::object("dndSettings", {sdk::object("SMS", {sdk::str("status").describe("Status."),
-                                                      sdk::str("message").describe("Message."),
-                                                      sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Sms."),
-                                  sdk::object("Email", {sdk::str("status").describe("Status."),
-                                                        sdk::str("message").describe("Message."),
-                                                        sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Email."),
-                                  sdk::object("GMB", {sdk::str("status").describe("Status."),
-                                                      sdk::str("message").describe("Message."),
-                                                      sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Gmb."),
-                                  sdk::object("FB", {sdk::str("status").describe("Status."),
-                                                     sdk::str("message").describe("Message."),
-                                                     sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Fb."),
-                                  sdk::object("WhatsApp", {sdk::str("status").describe("Status."),
-                                                           sdk::str("message").describe("Message."),
-                                                           sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Whats app."),
-                                  sdk::object("Call", {sdk::str("status").describe("Status."),
-                                                       sdk::str("message").describe("Message."),
-                                                       sdk::str("code").describe("Code.")})
-                                      .open()
-                                      .describe("Call.")})
-          .open()
-          .describe("Dnd settings."),
-      sdk::str("email").describe("Email."),
-      sdk::str("name").describe("Name."),
-      sdk::str("firstName").describe("First name."),
-      sdk::str("lastName").describe("Last name."),
-      sdk::str("phone").describe("Phone."),
-      sdk::str("postalCode").describe("Postal code."),
-      sdk::str("state").describe("State."),
-      sdk::array("tags", sdk::any("tags[]").describe("Tags[].")).describe("Tags."),
-      sdk::str("website").describe("Website."),
-      sdk::array("attachments", sdk::any("attachments[]").describe("Attachments[]."))
-          .describe("Attachments."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::array("customFields",
-                 sdk::object("customFields[]",
-                             {sdk::str("id").describe("Id."), sdk::any("value").describe("Value.")})
-                     .open()
-                     .describe("Custom fields[]."))
-          .describe("Custom fields."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(build::object(
+                      "dndSettings", true,
+                      build::with(build::object("SMS", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Sms."),
+                      build::with(build::object("Email", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Email."),
+                      build::with(build::object("GMB", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Gmb."),
+                      build::with(build::object("FB", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Fb."),
+                      build::with(build::object("WhatsApp", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Whats app."),
+                      build::with(build::object("Call", true,
+                                                build::with(sdk::str("status"), false, "Status."),
+                                                build::with(sdk::str("message"), false, "Message."),
+                                                build::with(sdk::str("code"), false, "Code.")),
+                                  false, "Call.")),
+                  false, "Dnd settings."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(
+          sdk::array("customFields",
+                     build::with(build::object("customFields[]", true,
+                                               build::with(sdk::str("id"), false, "Id."),
+                                               build::with(sdk::any("value"), false, "Value.")),
+                                 false, "Custom fields[].")),
+          false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -304,20 +326,21 @@ WebhookEventSpec ghlTaskCreated() {
       "\"TaskCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskCreate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("title").describe("Title."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dueDate").describe("Due date."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("title"), false, "Title."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dueDate"), false, "Due date."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -335,20 +358,21 @@ WebhookEventSpec ghlTaskCompleted() {
       "\"TaskComplete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskComplete";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("title").describe("Title."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dueDate").describe("Due date."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("title"), false, "Title."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dueDate"), false, "Due date."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -366,20 +390,21 @@ WebhookEventSpec ghlTaskDeleted() {
       "\"TaskDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskDelete";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("assignedTo").describe("Assigned to."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("title").describe("Title."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("dueDate").describe("Due date."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("title"), false, "Title."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dueDate"), false, "Due date."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -397,17 +422,17 @@ WebhookEventSpec ghlNoteCreated() {
       "\"NoteCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteCreate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -425,17 +450,17 @@ WebhookEventSpec ghlNoteUpdated() {
       "\"NoteUpdate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteUpdate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -453,17 +478,17 @@ WebhookEventSpec ghlNoteDeleted() {
       "\"NoteDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteDelete";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("id").describe("Id."),
-      sdk::str("body").describe("Body."),
-      sdk::str("contactId").describe("Contact id."),
-      sdk::str("dateAdded").describe("Date added."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -481,27 +506,33 @@ WebhookEventSpec ghlAppointmentCreated() {
       "`type` \"AppointmentCreate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentCreate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::object(
-          "appointment",
-          {sdk::str("id").describe("Id."), sdk::str("address").describe("Address."),
-           sdk::str("title").describe("Title."), sdk::str("calendarId").describe("Calendar id."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("groupId").describe("Group id."),
-           sdk::str("appointmentStatus").describe("Appointment status."),
-           sdk::str("assignedUserId").describe("Assigned user id."),
-           sdk::array("users", sdk::any("users[]").describe("Users[].")).describe("Users."),
-           sdk::str("notes").describe("Notes."), sdk::str("source").describe("Source."),
-           sdk::str("startTime").describe("Start time."), sdk::str("endTime").describe("End time."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated.")})
-          .open()
-          .describe("Appointment."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(
+          build::object(
+              "appointment", true, build::with(sdk::str("id"), false, "Id."),
+              build::with(sdk::str("address"), false, "Address."),
+              build::with(sdk::str("title"), false, "Title."),
+              build::with(sdk::str("calendarId"), false, "Calendar id."),
+              build::with(sdk::str("contactId"), false, "Contact id."),
+              build::with(sdk::str("groupId"), false, "Group id."),
+              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
+              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
+              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
+                          false, "Users."),
+              build::with(sdk::str("notes"), false, "Notes."),
+              build::with(sdk::str("source"), false, "Source."),
+              build::with(sdk::str("startTime"), false, "Start time."),
+              build::with(sdk::str("endTime"), false, "End time."),
+              build::with(sdk::str("dateAdded"), false, "Date added."),
+              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
+          false, "Appointment."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -519,27 +550,33 @@ WebhookEventSpec ghlAppointmentUpdated() {
       "`type` \"AppointmentUpdate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentUpdate";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::object(
-          "appointment",
-          {sdk::str("id").describe("Id."), sdk::str("address").describe("Address."),
-           sdk::str("title").describe("Title."), sdk::str("calendarId").describe("Calendar id."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("groupId").describe("Group id."),
-           sdk::str("appointmentStatus").describe("Appointment status."),
-           sdk::str("assignedUserId").describe("Assigned user id."),
-           sdk::array("users", sdk::any("users[]").describe("Users[].")).describe("Users."),
-           sdk::str("notes").describe("Notes."), sdk::str("source").describe("Source."),
-           sdk::str("startTime").describe("Start time."), sdk::str("endTime").describe("End time."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated.")})
-          .open()
-          .describe("Appointment."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(
+          build::object(
+              "appointment", true, build::with(sdk::str("id"), false, "Id."),
+              build::with(sdk::str("address"), false, "Address."),
+              build::with(sdk::str("title"), false, "Title."),
+              build::with(sdk::str("calendarId"), false, "Calendar id."),
+              build::with(sdk::str("contactId"), false, "Contact id."),
+              build::with(sdk::str("groupId"), false, "Group id."),
+              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
+              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
+              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
+                          false, "Users."),
+              build::with(sdk::str("notes"), false, "Notes."),
+              build::with(sdk::str("source"), false, "Source."),
+              build::with(sdk::str("startTime"), false, "Start time."),
+              build::with(sdk::str("endTime"), false, "End time."),
+              build::with(sdk::str("dateAdded"), false, "Date added."),
+              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
+          false, "Appointment."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -557,27 +594,33 @@ WebhookEventSpec ghlAppointmentDeleted() {
       "`type` \"AppointmentDelete\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentDelete";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::object(
-          "appointment",
-          {sdk::str("id").describe("Id."), sdk::str("address").describe("Address."),
-           sdk::str("title").describe("Title."), sdk::str("calendarId").describe("Calendar id."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("groupId").describe("Group id."),
-           sdk::str("appointmentStatus").describe("Appointment status."),
-           sdk::str("assignedUserId").describe("Assigned user id."),
-           sdk::array("users", sdk::any("users[]").describe("Users[].")).describe("Users."),
-           sdk::str("notes").describe("Notes."), sdk::str("source").describe("Source."),
-           sdk::str("startTime").describe("Start time."), sdk::str("endTime").describe("End time."),
-           sdk::str("dateAdded").describe("Date added."),
-           sdk::str("dateUpdated").describe("Date updated.")})
-          .open()
-          .describe("Appointment."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("appId").describe("The Marketplace app the event was sent for."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(
+          build::object(
+              "appointment", true, build::with(sdk::str("id"), false, "Id."),
+              build::with(sdk::str("address"), false, "Address."),
+              build::with(sdk::str("title"), false, "Title."),
+              build::with(sdk::str("calendarId"), false, "Calendar id."),
+              build::with(sdk::str("contactId"), false, "Contact id."),
+              build::with(sdk::str("groupId"), false, "Group id."),
+              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
+              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
+              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
+                          false, "Users."),
+              build::with(sdk::str("notes"), false, "Notes."),
+              build::with(sdk::str("source"), false, "Source."),
+              build::with(sdk::str("startTime"), false, "Start time."),
+              build::with(sdk::str("endTime"), false, "End time."),
+              build::with(sdk::str("dateAdded"), false, "Date added."),
+              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
+          false, "Appointment."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -595,27 +638,28 @@ WebhookEventSpec ghlAppInstalled() {
       "\"INSTALL\").";
   ev.spec.recordKey = "locationId";
   ev.type = "INSTALL";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("appId").describe("App id."),
-      sdk::str("companyId").describe("Company id."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("userId").describe("User id."),
-      sdk::str("planId").describe("Plan id."),
-      sdk::object("trial", {sdk::boolean("onTrial").describe("On trial."),
-                            sdk::number("trialDuration").describe("Trial duration."),
-                            sdk::str("trialStartDate").describe("Trial start date.")})
-          .open()
-          .describe("Trial."),
-      sdk::boolean("isWhitelabelCompany").describe("Is whitelabel company."),
-      sdk::object("whitelabelDetails", {sdk::str("domain").describe("Domain."),
-                                        sdk::str("logoUrl").describe("Logo url.")})
-          .open()
-          .describe("Whitelabel details."),
-      sdk::str("companyName").describe("Company name."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("appId"), false, "App id."),
+      build::with(sdk::str("companyId"), false, "Company id."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("userId"), false, "User id."),
+      build::with(sdk::str("planId"), false, "Plan id."),
+      build::with(
+          build::object("trial", true, build::with(sdk::boolean("onTrial"), false, "On trial."),
+                        build::with(sdk::number("trialDuration"), false, "Trial duration."),
+                        build::with(sdk::str("trialStartDate"), false, "Trial start date.")),
+          false, "Trial."),
+      build::with(sdk::boolean("isWhitelabelCompany"), false, "Is whitelabel company."),
+      build::with(build::object("whitelabelDetails", true,
+                                build::with(sdk::str("domain"), false, "Domain."),
+                                build::with(sdk::str("logoUrl"), false, "Logo url.")),
+                  false, "Whitelabel details."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -633,14 +677,15 @@ WebhookEventSpec ghlAppUninstalled() {
       "\"UNINSTALL\").";
   ev.spec.recordKey = "locationId";
   ev.type = "UNINSTALL";
-  ev.spec.output = {
-      sdk::str("type").describe("Type."),
-      sdk::str("appId").describe("App id."),
-      sdk::str("companyId").describe("Company id."),
-      sdk::str("locationId").describe("Location id."),
-      sdk::str("webhookId").describe("Unique id of this delivery (replays are refused)."),
-      sdk::str("timestamp").describe("When GHL sent the event (ISO-8601)."),
-      sdk::str("versionId").describe("The app version the event was sent for.")};
+  ev.spec.output = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("appId"), false, "App id."),
+      build::with(sdk::str("companyId"), false, "Company id."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(

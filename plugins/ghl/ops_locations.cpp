@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -18,15 +19,17 @@ RestOperation ghlLocationTagList() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/tags";
   op.spec.scopes = {"locations/tags.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id.")};
-  op.spec.output = {
-      sdk::array("tags", sdk::object("tags[]", {sdk::str("name").describe("Name."),
-                                                sdk::str("locationId").describe("Location id."),
-                                                sdk::str("id").describe("Id.")})
-                             .open()
-                             .describe("Tags[]."))
-          .describe("Tags.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."));
+  op.spec.output = build::fields(build::with(
+      sdk::array(
+          "tags",
+          build::with(build::object("tags[]", true, build::with(sdk::str("name"), false, "Name."),
+                                    build::with(sdk::str("locationId"), false, "Location id."),
+                                    build::with(sdk::str("id"), false, "Id.")),
+                      false, "Tags[].")),
+      false, "Tags."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -47,14 +50,15 @@ RestOperation ghlLocationTagGet() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/tags/{tagId}";
   op.spec.scopes = {"locations/tags.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("tagId").require().describe("Tag Id")};
-  op.spec.output = {sdk::object("tag", {sdk::str("name").describe("Name."),
-                                        sdk::str("locationId").describe("Location id."),
-                                        sdk::str("id").describe("Id.")})
-                        .open()
-                        .describe("Tag.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("tagId"), true, "Tag Id"));
+  op.spec.output = build::fields(
+      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("locationId"), false, "Location id."),
+                                build::with(sdk::str("id"), false, "Id.")),
+                  false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"tagId":"flGwEuzsfJOia1i1ikRN"})json"),
@@ -76,14 +80,15 @@ RestOperation ghlLocationTagCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/tags";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("name").require().describe("Tag name")};
-  op.spec.output = {sdk::object("tag", {sdk::str("name").describe("Name."),
-                                        sdk::str("locationId").describe("Location id."),
-                                        sdk::str("id").describe("Id.")})
-                        .open()
-                        .describe("Tag.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("name"), true, "Tag name"));
+  op.spec.output = build::fields(
+      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("locationId"), false, "Location id."),
+                                build::with(sdk::str("id"), false, "Id.")),
+                  false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"name":"Tag"})json"),
        sdk::Json::parse(
@@ -104,15 +109,16 @@ RestOperation ghlLocationTagUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/tags/{tagId}";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("tagId").require().describe("Tag Id"),
-                   sdk::str("name").require().describe("Tag name")};
-  op.spec.output = {sdk::object("tag", {sdk::str("name").describe("Name."),
-                                        sdk::str("locationId").describe("Location id."),
-                                        sdk::str("id").describe("Id.")})
-                        .open()
-                        .describe("Tag.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("tagId"), true, "Tag Id"),
+                    build::with(sdk::str("name"), true, "Tag name"));
+  op.spec.output = build::fields(
+      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("locationId"), false, "Location id."),
+                                build::with(sdk::str("id"), false, "Id.")),
+                  false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"tagId":"flGwEuzsfJOia1i1ikRN","name":"Tag"})json"),
@@ -134,10 +140,11 @@ RestOperation ghlLocationTagDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/locations/{locationId}/tags/{tagId}";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("tagId").require().describe("Tag Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("tagId"), true, "Tag Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"tagId":"flGwEuzsfJOia1i1ikRN"})json"),
                        sdk::Json::parse(R"json({"succeded":true})json")}};
@@ -157,37 +164,39 @@ RestOperation ghlCustomFieldList() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/customFields";
   op.spec.scopes = {"locations/customFields.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("model")
-                       .oneOf({"contact", "opportunity", "all"})
-                       .describe("Model of the custom field you want to retrieve")};
-  op.spec.output = {
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("model").oneOf({"contact", "opportunity", "all"}), false,
+                                "Model of the custom field you want to retrieve"));
+  op.spec.output = build::fields(build::with(
       sdk::array(
           "customFields",
-          sdk::object(
-              "customFields[]",
-              {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-               sdk::str("fieldKey").describe("Field key."),
-               sdk::str("placeholder").describe("Placeholder."),
-               sdk::str("dataType").describe("Data type."),
-               sdk::number("position").describe("Position."),
-               sdk::array("picklistOptions",
-                          sdk::str("picklistOptions[]").describe("Picklist options[]."))
-                   .describe("Picklist options."),
-               sdk::array("picklistImageOptions",
-                          sdk::str("picklistImageOptions[]").describe("Picklist image options[]."))
-                   .describe("Picklist image options."),
-               sdk::boolean("isAllowedCustomOption").describe("Is allowed custom option."),
-               sdk::boolean("isMultiFileAllowed").describe("Is multi file allowed."),
-               sdk::number("maxFileLimit").describe("Max file limit."),
-               sdk::str("locationId").describe("Location id."),
-               sdk::str("model")
-                   .oneOf({"contact", "opportunity"})
-                   .describe("Model of the custom field")})
-              .open()
-              .describe("Custom fields[]."))
-          .describe("Custom fields.")};
+          build::with(
+              build::object(
+                  "customFields[]", true, build::with(sdk::str("id"), false, "Id."),
+                  build::with(sdk::str("name"), false, "Name."),
+                  build::with(sdk::str("fieldKey"), false, "Field key."),
+                  build::with(sdk::str("placeholder"), false, "Placeholder."),
+                  build::with(sdk::str("dataType"), false, "Data type."),
+                  build::with(sdk::number("position"), false, "Position."),
+                  build::with(sdk::array("picklistOptions",
+                                         build::with(sdk::str("picklistOptions[]"), false,
+                                                     "Picklist options[].")),
+                              false, "Picklist options."),
+                  build::with(sdk::array("picklistImageOptions",
+                                         build::with(sdk::str("picklistImageOptions[]"), false,
+                                                     "Picklist image options[].")),
+                              false, "Picklist image options."),
+                  build::with(sdk::boolean("isAllowedCustomOption"), false,
+                              "Is allowed custom option."),
+                  build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
+                  build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
+                  build::with(sdk::str("locationId"), false, "Location id."),
+                  build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                              "Model of the custom field")),
+              false, "Custom fields[].")),
+      false, "Custom fields."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -208,34 +217,34 @@ RestOperation ghlCustomFieldGet() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/customFields/{id}";
   op.spec.scopes = {"locations/customFields.readonly"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location Id. Defaults to the connection setting location_id."),
-      sdk::str("id").require().describe("Custom Field Id or Field Key (e.g. \"contact.first_name\" "
-                                        "or \"opportunity.pipeline_id\")")};
-  op.spec.output = {
-      sdk::object(
-          "customField",
-          {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-           sdk::str("fieldKey").describe("Field key."),
-           sdk::str("placeholder").describe("Placeholder."),
-           sdk::str("dataType").describe("Data type."),
-           sdk::number("position").describe("Position."),
-           sdk::array("picklistOptions",
-                      sdk::str("picklistOptions[]").describe("Picklist options[]."))
-               .describe("Picklist options."),
-           sdk::array("picklistImageOptions",
-                      sdk::str("picklistImageOptions[]").describe("Picklist image options[]."))
-               .describe("Picklist image options."),
-           sdk::boolean("isAllowedCustomOption").describe("Is allowed custom option."),
-           sdk::boolean("isMultiFileAllowed").describe("Is multi file allowed."),
-           sdk::number("maxFileLimit").describe("Max file limit."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("model")
-               .oneOf({"contact", "opportunity"})
-               .describe("Model of the custom field")})
-          .open()
-          .describe("Custom field.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true,
+                                "Custom Field Id or Field Key (e.g. \"contact.first_name\" or "
+                                "\"opportunity.pipeline_id\")"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "customField", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("name"), false, "Name."),
+          build::with(sdk::str("fieldKey"), false, "Field key."),
+          build::with(sdk::str("placeholder"), false, "Placeholder."),
+          build::with(sdk::str("dataType"), false, "Data type."),
+          build::with(sdk::number("position"), false, "Position."),
+          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
+                                                                false, "Picklist options[].")),
+                      false, "Picklist options."),
+          build::with(
+              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
+                                                             false, "Picklist image options[].")),
+              false, "Picklist image options."),
+          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
+          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
+          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                      "Model of the custom field")),
+      false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"id":"id-1"})json"),
        sdk::Json::parse(
@@ -256,46 +265,45 @@ RestOperation ghlCustomFieldCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/customFields";
   op.spec.scopes = {"locations/customFields.write"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location Id. Defaults to the connection setting location_id."),
-      sdk::str("name").require().describe("Name."),
-      sdk::str("dataType").require().describe("Data type."),
-      sdk::str("placeholder").describe("Placeholder."),
-      sdk::array("acceptedFormat", sdk::str("acceptedFormat[]").describe("Accepted format[]."))
-          .describe("Accepted format."),
-      sdk::boolean("isMultipleFile").describe("Is multiple file."),
-      sdk::number("maxNumberOfFiles").describe("Max number of files."),
-      sdk::array("textBoxListOptions",
-                 sdk::any("textBoxListOptions[]").describe("Text box list options[]."))
-          .describe("Text box list options."),
-      sdk::number("position").describe("Position."),
-      sdk::str("model")
-          .oneOf({"contact", "opportunity"})
-          .describe("Model of the custom field you want to create")};
-  op.spec.output = {
-      sdk::object(
-          "customField",
-          {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-           sdk::str("fieldKey").describe("Field key."),
-           sdk::str("placeholder").describe("Placeholder."),
-           sdk::str("dataType").describe("Data type."),
-           sdk::number("position").describe("Position."),
-           sdk::array("picklistOptions",
-                      sdk::str("picklistOptions[]").describe("Picklist options[]."))
-               .describe("Picklist options."),
-           sdk::array("picklistImageOptions",
-                      sdk::str("picklistImageOptions[]").describe("Picklist image options[]."))
-               .describe("Picklist image options."),
-           sdk::boolean("isAllowedCustomOption").describe("Is allowed custom option."),
-           sdk::boolean("isMultiFileAllowed").describe("Is multi file allowed."),
-           sdk::number("maxFileLimit").describe("Max file limit."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("model")
-               .oneOf({"contact", "opportunity"})
-               .describe("Model of the custom field")})
-          .open()
-          .describe("Custom field.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("name"), true, "Name."),
+      build::with(sdk::str("dataType"), true, "Data type."),
+      build::with(sdk::str("placeholder"), false, "Placeholder."),
+      build::with(sdk::array("acceptedFormat", build::with(sdk::str("acceptedFormat[]"), false,
+                                                           "Accepted format[].")),
+                  false, "Accepted format."),
+      build::with(sdk::boolean("isMultipleFile"), false, "Is multiple file."),
+      build::with(sdk::number("maxNumberOfFiles"), false, "Max number of files."),
+      build::with(sdk::array("textBoxListOptions", build::with(sdk::any("textBoxListOptions[]"),
+                                                               false, "Text box list options[].")),
+                  false, "Text box list options."),
+      build::with(sdk::number("position"), false, "Position."),
+      build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                  "Model of the custom field you want to create"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "customField", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("name"), false, "Name."),
+          build::with(sdk::str("fieldKey"), false, "Field key."),
+          build::with(sdk::str("placeholder"), false, "Placeholder."),
+          build::with(sdk::str("dataType"), false, "Data type."),
+          build::with(sdk::number("position"), false, "Position."),
+          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
+                                                                false, "Picklist options[].")),
+                      false, "Picklist options."),
+          build::with(
+              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
+                                                             false, "Picklist image options[].")),
+              false, "Picklist image options."),
+          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
+          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
+          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                      "Model of the custom field")),
+      false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -322,46 +330,45 @@ RestOperation ghlCustomFieldUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/customFields/{id}";
   op.spec.scopes = {"locations/customFields.write"};
-  op.spec.input = {
-      sdk::str("locationId")
-          .describe("Location Id. Defaults to the connection setting location_id."),
-      sdk::str("id").require().describe("Custom Field Id"),
-      sdk::str("name").require().describe("Name."),
-      sdk::str("placeholder").describe("Placeholder."),
-      sdk::array("acceptedFormat", sdk::str("acceptedFormat[]").describe("Accepted format[]."))
-          .describe("Accepted format."),
-      sdk::boolean("isMultipleFile").describe("Is multiple file."),
-      sdk::number("maxNumberOfFiles").describe("Max number of files."),
-      sdk::array("textBoxListOptions",
-                 sdk::any("textBoxListOptions[]").describe("Text box list options[]."))
-          .describe("Text box list options."),
-      sdk::number("position").describe("Position."),
-      sdk::str("model")
-          .oneOf({"contact", "opportunity"})
-          .describe("Model of the custom field you want to update")};
-  op.spec.output = {
-      sdk::object(
-          "customField",
-          {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-           sdk::str("fieldKey").describe("Field key."),
-           sdk::str("placeholder").describe("Placeholder."),
-           sdk::str("dataType").describe("Data type."),
-           sdk::number("position").describe("Position."),
-           sdk::array("picklistOptions",
-                      sdk::str("picklistOptions[]").describe("Picklist options[]."))
-               .describe("Picklist options."),
-           sdk::array("picklistImageOptions",
-                      sdk::str("picklistImageOptions[]").describe("Picklist image options[]."))
-               .describe("Picklist image options."),
-           sdk::boolean("isAllowedCustomOption").describe("Is allowed custom option."),
-           sdk::boolean("isMultiFileAllowed").describe("Is multi file allowed."),
-           sdk::number("maxFileLimit").describe("Max file limit."),
-           sdk::str("locationId").describe("Location id."),
-           sdk::str("model")
-               .oneOf({"contact", "opportunity"})
-               .describe("Model of the custom field")})
-          .open()
-          .describe("Custom field.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("id"), true, "Custom Field Id"),
+      build::with(sdk::str("name"), true, "Name."),
+      build::with(sdk::str("placeholder"), false, "Placeholder."),
+      build::with(sdk::array("acceptedFormat", build::with(sdk::str("acceptedFormat[]"), false,
+                                                           "Accepted format[].")),
+                  false, "Accepted format."),
+      build::with(sdk::boolean("isMultipleFile"), false, "Is multiple file."),
+      build::with(sdk::number("maxNumberOfFiles"), false, "Max number of files."),
+      build::with(sdk::array("textBoxListOptions", build::with(sdk::any("textBoxListOptions[]"),
+                                                               false, "Text box list options[].")),
+                  false, "Text box list options."),
+      build::with(sdk::number("position"), false, "Position."),
+      build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                  "Model of the custom field you want to update"));
+  op.spec.output = build::fields(build::with(
+      build::object(
+          "customField", true, build::with(sdk::str("id"), false, "Id."),
+          build::with(sdk::str("name"), false, "Name."),
+          build::with(sdk::str("fieldKey"), false, "Field key."),
+          build::with(sdk::str("placeholder"), false, "Placeholder."),
+          build::with(sdk::str("dataType"), false, "Data type."),
+          build::with(sdk::number("position"), false, "Position."),
+          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
+                                                                false, "Picklist options[].")),
+                      false, "Picklist options."),
+          build::with(
+              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
+                                                             false, "Picklist image options[].")),
+              false, "Picklist image options."),
+          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
+          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
+          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
+          build::with(sdk::str("locationId"), false, "Location id."),
+          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
+                      "Model of the custom field")),
+      false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -393,10 +400,11 @@ RestOperation ghlCustomFieldDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/locations/{locationId}/customFields/{id}";
   op.spec.scopes = {"locations/customFields.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("id").require().describe("Custom Field Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true, "Custom Field Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"id":"00NhGCcN1tlO8ZHcu7Wb"})json"),
                        sdk::Json::parse(R"json({"succeded":true})json")}};
@@ -416,18 +424,19 @@ RestOperation ghlCustomValueList() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/customValues";
   op.spec.scopes = {"locations/customValues.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id.")};
-  op.spec.output = {
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."));
+  op.spec.output = build::fields(build::with(
       sdk::array("customValues",
-                 sdk::object("customValues[]",
-                             {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-                              sdk::str("fieldKey").describe("Field key."),
-                              sdk::str("value").describe("Value."),
-                              sdk::str("locationId").describe("Location id.")})
-                     .open()
-                     .describe("Custom values[]."))
-          .describe("Custom values.")};
+                 build::with(build::object(
+                                 "customValues[]", true, build::with(sdk::str("id"), false, "Id."),
+                                 build::with(sdk::str("name"), false, "Name."),
+                                 build::with(sdk::str("fieldKey"), false, "Field key."),
+                                 build::with(sdk::str("value"), false, "Value."),
+                                 build::with(sdk::str("locationId"), false, "Location id.")),
+                             false, "Custom values[].")),
+      false, "Custom values."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -448,16 +457,17 @@ RestOperation ghlCustomValueGet() {
   op.spec.method = "GET";
   op.spec.path = "/locations/{locationId}/customValues/{id}";
   op.spec.scopes = {"locations/customValues.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("id").require().describe("Custom Value Id")};
-  op.spec.output = {sdk::object("customValue",
-                                {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-                                 sdk::str("fieldKey").describe("Field key."),
-                                 sdk::str("value").describe("Value."),
-                                 sdk::str("locationId").describe("Location id.")})
-                        .open()
-                        .describe("Custom value.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true, "Custom Value Id"));
+  op.spec.output = build::fields(
+      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("fieldKey"), false, "Field key."),
+                                build::with(sdk::str("value"), false, "Value."),
+                                build::with(sdk::str("locationId"), false, "Location id.")),
+                  false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"id":"kOBjMVAJhFuUeYIojVet"})json"),
@@ -479,17 +489,17 @@ RestOperation ghlCustomValueCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/customValues";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("name").require().describe("Name."),
-                   sdk::str("value").require().describe("Value.")};
-  op.spec.output = {sdk::object("customValue",
-                                {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-                                 sdk::str("fieldKey").describe("Field key."),
-                                 sdk::str("value").describe("Value."),
-                                 sdk::str("locationId").describe("Location id.")})
-                        .open()
-                        .describe("Custom value.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
+  op.spec.output = build::fields(
+      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("fieldKey"), false, "Field key."),
+                                build::with(sdk::str("value"), false, "Value."),
+                                build::with(sdk::str("locationId"), false, "Location id.")),
+                  false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"name":"Custom Field Name","value":"Value"})json"),
@@ -511,18 +521,18 @@ RestOperation ghlCustomValueUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/customValues/{id}";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("id").require().describe("Custom Value Id"),
-                   sdk::str("name").require().describe("Name."),
-                   sdk::str("value").require().describe("Value.")};
-  op.spec.output = {sdk::object("customValue",
-                                {sdk::str("id").describe("Id."), sdk::str("name").describe("Name."),
-                                 sdk::str("fieldKey").describe("Field key."),
-                                 sdk::str("value").describe("Value."),
-                                 sdk::str("locationId").describe("Location id.")})
-                        .open()
-                        .describe("Custom value.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(sdk::str("id"), true, "Custom Value Id"),
+      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
+  op.spec.output = build::fields(
+      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("name"), false, "Name."),
+                                build::with(sdk::str("fieldKey"), false, "Field key."),
+                                build::with(sdk::str("value"), false, "Value."),
+                                build::with(sdk::str("locationId"), false, "Location id.")),
+                  false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -548,10 +558,11 @@ RestOperation ghlCustomValueDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/locations/{locationId}/customValues/{id}";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::str("id").require().describe("Custom Value Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input =
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true, "Custom Value Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {{"From the spec's field examples",
                        sdk::Json::parse(R"json({"id":"kOBjMVAJhFuUeYIojVet"})json"),
                        sdk::Json::parse(R"json({"succeded":true})json")}};
@@ -571,22 +582,25 @@ RestOperation ghlLocationTaskSearch() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/tasks/search";
   op.spec.scopes = {"locations/tasks.readonly"};
-  op.spec.input = {sdk::str("locationId")
-                       .describe("Location Id. Defaults to the connection setting location_id."),
-                   sdk::array("contactId", sdk::str("contactId[]").describe("Contact id[]."))
-                       .describe("Contact Ids"),
-                   sdk::boolean("completed").describe("Task Completed Or Pending"),
-                   sdk::array("assignedTo", sdk::str("assignedTo[]").describe("Assigned to[]."))
-                       .describe("Assigned User Ids"),
-                   sdk::str("query").describe("Search Value"),
-                   sdk::number("limit").describe("Limit To Api"),
-                   sdk::number("skip").describe("Number Of Tasks To Skip"),
-                   sdk::str("businessId").describe("Bussiness Id")};
-  op.spec.output = {
-      sdk::array(
-          "tasks",
-          sdk::array("tasks[]", sdk::any("tasks[][]").describe("Tasks[][].")).describe("Tasks[]."))
-          .describe("Tasks.")};
+  op.spec.input = build::fields(
+      build::with(sdk::str("locationId"), false,
+                  "Location Id. Defaults to the connection setting location_id."),
+      build::with(
+          sdk::array("contactId", build::with(sdk::str("contactId[]"), false, "Contact id[].")),
+          false, "Contact Ids"),
+      build::with(sdk::boolean("completed"), false, "Task Completed Or Pending"),
+      build::with(
+          sdk::array("assignedTo", build::with(sdk::str("assignedTo[]"), false, "Assigned to[].")),
+          false, "Assigned User Ids"),
+      build::with(sdk::str("query"), false, "Search Value"),
+      build::with(sdk::number("limit"), false, "Limit To Api"),
+      build::with(sdk::number("skip"), false, "Number Of Tasks To Skip"),
+      build::with(sdk::str("businessId"), false, "Bussiness Id"));
+  op.spec.output = build::fields(build::with(
+      sdk::array("tasks", build::with(sdk::array("tasks[]", build::with(sdk::any("tasks[][]"),
+                                                                        false, "Tasks[][].")),
+                                      false, "Tasks[].")),
+      false, "Tasks."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"completed":true,"query":"Task Name","limit":10})json"),

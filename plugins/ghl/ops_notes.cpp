@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -18,19 +19,20 @@ RestOperation ghlNoteList() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}/notes";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {
-      sdk::array("notes", sdk::object("notes[]", {sdk::str("id").describe("Id."),
-                                                  sdk::str("body").describe("Body."),
-                                                  sdk::str("userId").describe("User id."),
-                                                  sdk::str("dateAdded").describe("Date added."),
-                                                  sdk::str("contactId").describe("Contact id."),
-                                                  sdk::str("title").describe("Title."),
-                                                  sdk::str("color").describe("Color."),
-                                                  sdk::boolean("pinned").describe("Pinned.")})
-                              .open()
-                              .describe("Notes[]."))
-          .describe("Notes.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(
+      sdk::array(
+          "notes",
+          build::with(build::object("notes[]", true, build::with(sdk::str("id"), false, "Id."),
+                                    build::with(sdk::str("body"), false, "Body."),
+                                    build::with(sdk::str("userId"), false, "User id."),
+                                    build::with(sdk::str("dateAdded"), false, "Date added."),
+                                    build::with(sdk::str("contactId"), false, "Contact id."),
+                                    build::with(sdk::str("title"), false, "Title."),
+                                    build::with(sdk::str("color"), false, "Color."),
+                                    build::with(sdk::boolean("pinned"), false, "Pinned.")),
+                      false, "Notes[].")),
+      false, "Notes."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"sx6wyHhbFdRXh302LLNR"})json"),
@@ -52,17 +54,18 @@ RestOperation ghlNoteGet() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}/notes/{id}";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("id").require().describe("Note Id")};
-  op.spec.output = {
-      sdk::object(
-          "note",
-          {sdk::str("id").describe("Id."), sdk::str("body").describe("Body."),
-           sdk::str("userId").describe("User id."), sdk::str("dateAdded").describe("Date added."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("title").describe("Title."),
-           sdk::str("color").describe("Color."), sdk::boolean("pinned").describe("Pinned.")})
-          .open()
-          .describe("Note.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("id"), true, "Note Id"));
+  op.spec.output = build::fields(
+      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("userId"), false, "User id."),
+                                build::with(sdk::str("dateAdded"), false, "Date added."),
+                                build::with(sdk::str("contactId"), false, "Contact id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("color"), false, "Color."),
+                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
+                  false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -85,21 +88,22 @@ RestOperation ghlNoteCreate() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/notes";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("userId").describe("User id."),
-                   sdk::str("body").require().describe("Body."),
-                   sdk::str("title").describe("Title."),
-                   sdk::str("color").describe("Color."),
-                   sdk::boolean("pinned").describe("Pinned.")};
-  op.spec.output = {
-      sdk::object(
-          "note",
-          {sdk::str("id").describe("Id."), sdk::str("body").describe("Body."),
-           sdk::str("userId").describe("User id."), sdk::str("dateAdded").describe("Date added."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("title").describe("Title."),
-           sdk::str("color").describe("Color."), sdk::boolean("pinned").describe("Pinned.")})
-          .open()
-          .describe("Note.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("userId"), false, "User id."),
+                                build::with(sdk::str("body"), true, "Body."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("color"), false, "Color."),
+                                build::with(sdk::boolean("pinned"), false, "Pinned."));
+  op.spec.output = build::fields(
+      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("userId"), false, "User id."),
+                                build::with(sdk::str("dateAdded"), false, "Date added."),
+                                build::with(sdk::str("contactId"), false, "Contact id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("color"), false, "Color."),
+                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
+                  false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -123,22 +127,23 @@ RestOperation ghlNoteUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/contacts/{contactId}/notes/{id}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("id").require().describe("Note Id"),
-                   sdk::str("userId").describe("User id."),
-                   sdk::str("body").describe("Body."),
-                   sdk::str("title").describe("Title."),
-                   sdk::str("color").describe("Color."),
-                   sdk::boolean("pinned").describe("Pinned.")};
-  op.spec.output = {
-      sdk::object(
-          "note",
-          {sdk::str("id").describe("Id."), sdk::str("body").describe("Body."),
-           sdk::str("userId").describe("User id."), sdk::str("dateAdded").describe("Date added."),
-           sdk::str("contactId").describe("Contact id."), sdk::str("title").describe("Title."),
-           sdk::str("color").describe("Color."), sdk::boolean("pinned").describe("Pinned.")})
-          .open()
-          .describe("Note.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("id"), true, "Note Id"),
+                                build::with(sdk::str("userId"), false, "User id."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("color"), false, "Color."),
+                                build::with(sdk::boolean("pinned"), false, "Pinned."));
+  op.spec.output = build::fields(
+      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("userId"), false, "User id."),
+                                build::with(sdk::str("dateAdded"), false, "Date added."),
+                                build::with(sdk::str("contactId"), false, "Contact id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("color"), false, "Color."),
+                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
+                  false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -163,9 +168,9 @@ RestOperation ghlNoteDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/notes/{id}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("id").require().describe("Note Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("id"), true, "Note Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
 
@@ -18,18 +19,19 @@ RestOperation ghlTaskList() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}/tasks";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id")};
-  op.spec.output = {
-      sdk::array("tasks", sdk::object("tasks[]", {sdk::str("id").describe("Id."),
-                                                  sdk::str("title").describe("Title."),
-                                                  sdk::str("body").describe("Body."),
-                                                  sdk::str("assignedTo").describe("Assigned to."),
-                                                  sdk::str("dueDate").describe("Due date."),
-                                                  sdk::boolean("completed").describe("Completed."),
-                                                  sdk::str("contactId").describe("Contact id.")})
-                              .open()
-                              .describe("Tasks[]."))
-          .describe("Tasks.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
+  op.spec.output = build::fields(build::with(
+      sdk::array(
+          "tasks",
+          build::with(build::object("tasks[]", true, build::with(sdk::str("id"), false, "Id."),
+                                    build::with(sdk::str("title"), false, "Title."),
+                                    build::with(sdk::str("body"), false, "Body."),
+                                    build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                                    build::with(sdk::str("dueDate"), false, "Due date."),
+                                    build::with(sdk::boolean("completed"), false, "Completed."),
+                                    build::with(sdk::str("contactId"), false, "Contact id.")),
+                      false, "Tasks[].")),
+      false, "Tasks."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"sx6wyHhbFdRXh302LLNR"})json"),
@@ -51,17 +53,17 @@ RestOperation ghlTaskGet() {
   op.spec.method = "GET";
   op.spec.path = "/contacts/{contactId}/tasks/{taskId}";
   op.spec.scopes = {"contacts.readonly"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("taskId").require().describe("Task Id")};
-  op.spec.output = {
-      sdk::object("task", {sdk::str("id").describe("Id."), sdk::str("title").describe("Title."),
-                           sdk::str("body").describe("Body."),
-                           sdk::str("assignedTo").describe("Assigned to."),
-                           sdk::str("dueDate").describe("Due date."),
-                           sdk::boolean("completed").describe("Completed."),
-                           sdk::str("contactId").describe("Contact id.")})
-          .open()
-          .describe("Task.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("taskId"), true, "Task Id"));
+  op.spec.output = build::fields(
+      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                                build::with(sdk::str("dueDate"), false, "Due date."),
+                                build::with(sdk::boolean("completed"), false, "Completed."),
+                                build::with(sdk::str("contactId"), false, "Contact id.")),
+                  false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -84,21 +86,21 @@ RestOperation ghlTaskCreate() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/tasks";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("title").require().describe("Title."),
-                   sdk::str("body").describe("Body."),
-                   sdk::str("dueDate").require().describe("Due date."),
-                   sdk::boolean("completed").require().describe("Completed."),
-                   sdk::str("assignedTo").describe("Assigned to.")};
-  op.spec.output = {
-      sdk::object("task", {sdk::str("id").describe("Id."), sdk::str("title").describe("Title."),
-                           sdk::str("body").describe("Body."),
-                           sdk::str("assignedTo").describe("Assigned to."),
-                           sdk::str("dueDate").describe("Due date."),
-                           sdk::boolean("completed").describe("Completed."),
-                           sdk::str("contactId").describe("Contact id.")})
-          .open()
-          .describe("Task.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("title"), true, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("dueDate"), true, "Due date."),
+                                build::with(sdk::boolean("completed"), true, "Completed."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."));
+  op.spec.output = build::fields(
+      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                                build::with(sdk::str("dueDate"), false, "Due date."),
+                                build::with(sdk::boolean("completed"), false, "Completed."),
+                                build::with(sdk::str("contactId"), false, "Contact id.")),
+                  false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -123,22 +125,22 @@ RestOperation ghlTaskUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/contacts/{contactId}/tasks/{taskId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("taskId").require().describe("Task Id"),
-                   sdk::str("title").describe("Title."),
-                   sdk::str("body").describe("Body."),
-                   sdk::str("dueDate").describe("Due date."),
-                   sdk::boolean("completed").describe("Completed."),
-                   sdk::str("assignedTo").describe("Assigned to.")};
-  op.spec.output = {
-      sdk::object("task", {sdk::str("id").describe("Id."), sdk::str("title").describe("Title."),
-                           sdk::str("body").describe("Body."),
-                           sdk::str("assignedTo").describe("Assigned to."),
-                           sdk::str("dueDate").describe("Due date."),
-                           sdk::boolean("completed").describe("Completed."),
-                           sdk::str("contactId").describe("Contact id.")})
-          .open()
-          .describe("Task.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("taskId"), true, "Task Id"),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("dueDate"), false, "Due date."),
+                                build::with(sdk::boolean("completed"), false, "Completed."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."));
+  op.spec.output = build::fields(
+      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                                build::with(sdk::str("dueDate"), false, "Due date."),
+                                build::with(sdk::boolean("completed"), false, "Completed."),
+                                build::with(sdk::str("contactId"), false, "Contact id.")),
+                  false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -163,9 +165,9 @@ RestOperation ghlTaskDelete() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/tasks/{taskId}";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("taskId").require().describe("Task Id")};
-  op.spec.output = {sdk::boolean("succeded").describe("Succeded.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("taskId"), true, "Task Id"));
+  op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -187,18 +189,18 @@ RestOperation ghlTaskComplete() {
   op.spec.method = "PUT";
   op.spec.path = "/contacts/{contactId}/tasks/{taskId}/completed";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = {sdk::str("contactId").require().describe("Contact Id"),
-                   sdk::str("taskId").require().describe("Task Id"),
-                   sdk::boolean("completed").require().describe("Completed.")};
-  op.spec.output = {
-      sdk::object("task", {sdk::str("id").describe("Id."), sdk::str("title").describe("Title."),
-                           sdk::str("body").describe("Body."),
-                           sdk::str("assignedTo").describe("Assigned to."),
-                           sdk::str("dueDate").describe("Due date."),
-                           sdk::boolean("completed").describe("Completed."),
-                           sdk::str("contactId").describe("Contact id.")})
-          .open()
-          .describe("Task.")};
+  op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                build::with(sdk::str("taskId"), true, "Task Id"),
+                                build::with(sdk::boolean("completed"), true, "Completed."));
+  op.spec.output = build::fields(
+      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
+                                build::with(sdk::str("title"), false, "Title."),
+                                build::with(sdk::str("body"), false, "Body."),
+                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
+                                build::with(sdk::str("dueDate"), false, "Due date."),
+                                build::with(sdk::boolean("completed"), false, "Completed."),
+                                build::with(sdk::str("contactId"), false, "Contact id.")),
+                  false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

@@ -170,6 +170,31 @@ TEST(Loader, CheckSpecReportsEveryProblem) {
   EXPECT_EQ(problems.size(), 5u);  // id, version, two bad op ids, one duplicate
 }
 
+// The id rules: the connector id one word, operation ids three, each [a-z][a-z0-9_]*.
+TEST(Loader, CheckSpecAppliesTheIdRulesExactly) {
+  auto problemsFor = [](const std::string& connectorId, const std::string& opId) {
+    sdk::ConnectorSpec spec;
+    spec.id = connectorId;
+    spec.version = "1.0.0";
+    sdk::OperationSpec op;
+    op.id = opId;
+    spec.operations = {op};
+    return checkSpec(spec).size();
+  };
+  EXPECT_EQ(problemsFor("ghl", "ghl.contact.get"), 0u);
+  EXPECT_EQ(problemsFor("my_crm2", "my_crm2.custom_field.list_all9"), 0u);
+  EXPECT_EQ(problemsFor("a", "a.b.c"), 0u);
+  for (const std::string bad : {"", "Ghl", "9ghl", "_ghl", "ghl-x", "ghl.x", "ghl "}) {
+    // the connector id, and the operation id that starts with it
+    EXPECT_EQ(problemsFor(bad, bad + ".contact.get"), 2u) << "'" << bad << "'";
+  }
+  for (const std::string bad : {"ghl.contact", "ghl.contact.get.x", "ghl..get", "ghl.contact.",
+                                "ghl.Contact.get", "ghl.contact.9get", "ghl.contact.get ",
+                                ".ghl.contact", "ghl.contact._get", "crm.contact.get"}) {
+    EXPECT_EQ(problemsFor("ghl", bad), 1u) << "'" << bad << "'";
+  }
+}
+
 TEST(Loader, PluginDirectoriesHonourTheEnvironment) {
   ::setenv("FERRY_PLUGIN_PATH", "/one:/two::", 1);
   ::setenv("FERRY_HOME", "/home/someone/ferry", 1);

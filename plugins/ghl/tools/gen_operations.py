@@ -225,9 +225,10 @@ class Gen:
                 members.append(expr)
                 if pex is not None and (pname in req or len(ex) < MAX_EXAMPLE_PROPS):
                     ex[pname] = pex
-            expr = "sdk::object(%s, {\n%s})" % (cpp_str(name), ",\n".join(members))
-            if not is_input:
-                expr += ".open()"
+            # build::object moves each member in; the fluent sdk::object(...).open() copies
+            # the subtree once per call (schema_build.hpp).
+            expr = "build::object(%s, %s%s)" % (cpp_str(name), "false" if is_input else "true",
+                                                "".join(",\n" + m for m in members))
             example = ex
         elif t == "object" and props is None and "properties" in schema and depth < MAX_DEPTH:
             expr = "sdk::field(%s, sdk::Type::Object).open()" % cpp_str(name)
@@ -268,9 +269,7 @@ class Gen:
             expr = "sdk::any(%s)" % cpp_str(name)
             if example is None and required:
                 example = name + "-1"
-        if required:
-            expr += ".require()"
-        expr += ".describe(%s)" % cpp_str(desc)
+        expr = "build::with(%s, %s, %s)" % (expr, "true" if required else "false", cpp_str(desc))
         return expr, example
 
     def valid_for(self, items, value):
@@ -398,8 +397,8 @@ def emit_operation(op):
     lines.append("    op.spec.scopes = {%s};" % cpp_str(op["scope"]))
     if op["deprecated"]:
         lines.append("    op.spec.deprecated = true;")
-    lines.append("    op.spec.input = {\n%s};" % ",\n".join(op["inputs"]))
-    lines.append("    op.spec.output = {\n%s};" % ",\n".join(op["outputs"]))
+    lines.append("    op.spec.input = build::fields(%s);" % ",\n".join(op["inputs"]))
+    lines.append("    op.spec.output = build::fields(%s);" % ",\n".join(op["outputs"]))
     lines.append("    op.spec.examples = {{%s, %s, %s}};" % (
         cpp_str("From the spec's field examples"), json_literal(op["example"]), json_literal(op["outExample"])))
     lines.append("    op.placement = {%s};" % ", ".join(
@@ -420,7 +419,7 @@ def main():
         fn = "".join(w.capitalize() for w in group.split("_"))
         body = "\n\n".join(emit_operation(op) for op in ops)
         calls = "\n".join("  ops.push_back(%s());" % fn_name(op["id"]) for op in ops)
-        text = (HEADER + "\n#include \"operations.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
+        text = (HEADER + "\n#include \"operations.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
                 "std::vector<RestOperation> %sOperations() {\n  std::vector<RestOperation> ops;\n%s\n  return ops;\n}\n\n"
                 "}  // namespace ferry::plugins::ghl\n") % (body, fn[0].lower() + fn[1:], calls)
         with open(os.path.join(OUT, "ops_%s.cpp" % group), "w") as f:
@@ -432,7 +431,7 @@ def main():
         ev = gen.event(fid, name, wire, key, summary, events)
         parts.append(("// %s\nWebhookEventSpec %s() {\n" % (name, fn_name(fid))) + "    WebhookEventSpec ev;\n    ev.spec.id = %s;\n    ev.spec.summary = %s;\n"
                      "    ev.spec.description = %s;\n    ev.spec.recordKey = %s;\n    ev.type = %s;\n"
-                     "    ev.spec.output = {\n%s};\n    ev.spec.examples = {{%s, sdk::Json::object(), %s}};\n"
+                     "    ev.spec.output = build::fields(%s);\n    ev.spec.examples = {{%s, sdk::Json::object(), %s}};\n"
                      "    return ev;\n}" % (
                          cpp_str(fid), cpp_str(summary),
                          cpp_str((ev["description"] + ". " if ev["description"] else "") +
@@ -440,7 +439,7 @@ def main():
                          cpp_str(key), cpp_str(wire), ",\n".join(ev["outputs"]),
                          cpp_str("Example from the GHL docs"), json_literal(ev["example"])))
     calls = "\n".join("  events.push_back(%s());" % fn_name(e[0]) for e in EVENTS)
-    text = (HEADER + "\n#include \"operations.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
+    text = (HEADER + "\n#include \"operations.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
             "std::vector<WebhookEventSpec> webhookEvents() {\n  std::vector<WebhookEventSpec> events;\n%s\n"
             "  return events;\n}\n\n}  // namespace ferry::plugins::ghl\n") % ("\n\n".join(parts), calls)
     with open(os.path.join(OUT, "ops_events.cpp"), "w") as f:
