@@ -288,8 +288,15 @@ class SyncE2e : public ::testing::Test {
   // changed in GHL, and Lukas is deleted in Umsatz-io. Returns the GHL ids by e-mail before.
   std::map<std::string, std::string> makeDrift(const std::vector<Person>& people) {
     std::map<std::string, std::string> ids;
-    for (const auto& c : ghlState()["contacts"]) {
-      ids[c["email"].get<std::string>()] = c["id"].get<std::string>();
+    const Json state = ghlState();
+    for (const auto& c : state["contacts"]) {
+      ids[c.value("email", std::string())] = c.value("id", std::string());
+    }
+    for (const auto& p : people) {
+      EXPECT_EQ(ids.count(p.email), 1U) << p.email << " is not in GHL:\n" << state.dump(2);
+      if (ids.count(p.email) == 0) {
+        throw std::runtime_error("GHL does not hold " + p.email);
+      }
     }
     http("DELETE", ghlAdmin() + "/contacts/" + ids.at(people[0].email));
     http("PUT", ghlAdmin() + "/contacts/" + ids.at(people[1].email), {{"lastName", "Falsch"}});
