@@ -49,6 +49,7 @@ void addPluginCommands(Cli& cli);
 void addCatalogCommands(Cli& cli);
 void addFlowCommands(Cli& cli);
 void addRunCommands(Cli& cli);
+void addSyncCommands(Cli& cli);
 void addHistoryCommands(Cli& cli);
 void addConnectionCommands(Cli& cli);
 void addConnectionFieldsCommand(Cli& cli, CLI::App* connection);

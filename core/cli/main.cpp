@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   cli::addCatalogCommands(cli);
   cli::addFlowCommands(cli);
   cli::addRunCommands(cli);
+  cli::addSyncCommands(cli);
   cli::addHistoryCommands(cli);
   cli::addConnectionCommands(cli);
   cli::addSandboxCommands(cli);

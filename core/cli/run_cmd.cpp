@@ -7,6 +7,7 @@
 #include "cli/runtime_setup.hpp"
 #include "engine/engine.hpp"
 #include "log/log.hpp"
+#include "sync/scheduler.hpp"
 
 namespace ferry::core::cli {
 
@@ -46,6 +47,8 @@ void addRunCommands(Cli& cli) {
         return;
       }
       rt->engine->start();
+      sync::Scheduler syncScheduler(*rt->engine);  // `schedule:` of the flows (docs/sync.md)
+      syncScheduler.start();
       log::write(sdk::LogLevel::Info, "ferry is running.",
                  {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
                   {"flows", rt->engine->flows().size()},
@@ -56,6 +59,7 @@ void addRunCommands(Cli& cli) {
       log::write(sdk::LogLevel::Info,
                  sig == SIGHUP ? "Reloading flows and credentials." : "Stopping: draining work.",
                  {{"signal", sig}});
+      syncScheduler.stop();
       rt->engine->stop();
       if (sig != SIGHUP) {
         return;

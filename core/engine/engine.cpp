@@ -88,7 +88,7 @@ class Engine::PacedHttp : public sdk::HttpClient {
       if (wait == 0ms) {
         break;
       }
-      if (!engine_.running_) {
+      if (!engine_.running_ && !engine_.callsBeforeStart_) {
         throw sdk::TransportError("ferry is stopping; the call was not sent");
       }
       engine_.metrics_
@@ -456,7 +456,10 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   const bool suppressible = isUpdate(step.use) && !event.recordKey.empty();
   const std::string inputHash = suppressible ? sha256Hex(input.dump()) : std::string();
   const std::string sentKey = "sent:" + lf.flow.id + ":" + step.id + ":" + event.recordKey;
-  if (suppressible) {
+  // Sync events (core/sync) exist because the target drifted from what was last sent: they
+  // are always sent.
+  const bool syncEvent = event.source.ends_with(".sync");
+  if (suppressible && !syncEvent) {
     if (auto last = conn.state->get(sentKey)) {
       const Json saved = Json::parse(*last, nullptr, false);
       if (saved.is_object() && saved.value("hash", "") == inputHash) {
@@ -829,6 +832,10 @@ void Engine::stop() {
     t.join();
   }
   threads_.clear();
+}
+
+std::unique_ptr<sdk::Context> Engine::callContext(const std::string& name) {
+  return std::make_unique<CallContext>(*this, connection(name));
 }
 
 unsigned short Engine::port() const { return server_ ? server_->port() : 0; }

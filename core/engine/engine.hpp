@@ -67,6 +67,16 @@ class Engine {
   // Runs one poll of a polling flow and commits its cursor with its events.
   void pollOnce(const LoadedFlow& flow);
 
+  // For sync cycles (core/sync): a Context for one configured connection whose HTTP calls are
+  // paced by the connection's rate budget like a step's, the connection's limits, the store and
+  // the catalog. allowCallsBeforeStart() lets a process that never start()s (`ferry sync`) wait
+  // for its budget instead of failing the call as "stopping".
+  std::unique_ptr<sdk::Context> callContext(const std::string& connection);
+  const ConnectionRuntime& connectionRuntime(const std::string& name) { return connection(name); }
+  store::Store& store() { return store_; }
+  const catalog::Catalog& catalog() const { return catalog_; }
+  void allowCallsBeforeStart() { callsBeforeStart_ = true; }
+
   unsigned short port() const;
   metrics::Registry& metrics() { return metrics_; }
   const std::vector<std::unique_ptr<LoadedFlow>>& flows() const { return flows_; }
@@ -99,6 +109,7 @@ class Engine {
   std::unique_ptr<http::Server> server_;
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> callsBeforeStart_{false};
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};
 };

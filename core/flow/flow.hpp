@@ -10,6 +10,7 @@
 
 #include "flow/diagnostic.hpp"
 #include "flow/expr.hpp"
+#include "flow/schedule.hpp"
 
 // A flow file (docs/flow-format.md), parsed and with every mapping compiled.
 namespace ferry::core::flow {
@@ -91,7 +92,7 @@ struct Flow {
   std::string description;
   TriggerDecl trigger;
   std::vector<Step> steps;
-  std::string schedule;  // reserved
+  std::optional<Schedule> schedule;  // when `ferry run` runs its sync cycle (docs/sync.md)
   Location at;
 };
 

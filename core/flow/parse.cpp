@@ -75,7 +75,7 @@ class FlowParser {
       flow.description = scalar(d, "description");
     }
     if (auto s = root["schedule"]) {
-      flow.schedule = scalar(s, "schedule");
+      flow.schedule = parseSchedule(s, file_, diags_);
     }
 
     if (auto t = root["trigger"]) {

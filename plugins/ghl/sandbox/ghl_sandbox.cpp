@@ -950,6 +950,10 @@ Response GhlSandbox::handleAdmin(const Request& req) {
     codes_[code] = g;
     return Response::json(201, {{"code", code}});
   }
+  if (what == "contacts" && seg.size() == 3 &&
+      (req.method == "PUT" || req.method == "PATCH" || req.method == "DELETE")) {
+    return adminContact(req.method, seg[2], body);
+  }
   if (what == "uninstall" && req.method == "POST") {
     const std::string location = body.value("locationId", options_.locationId);
     emit("UNINSTALL", location, {{"appId", kAppId}, {"companyId", options_.companyId}});
@@ -997,7 +1001,7 @@ Response GhlSandbox::handleAdmin(const Request& req) {
   }
   return error(404, "Unknown admin call " + req.method + " " + req.path +
                         " (see docs/sandboxes.md: state, reset, faults, rate-limit, webhooks, "
-                        "tokens, oauth/code, appointments, uninstall)");
+                        "tokens, oauth/code, appointments, contacts, uninstall)");
 }
 
 }  // namespace ferry::plugins::ghl::sandbox

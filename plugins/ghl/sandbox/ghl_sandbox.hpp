@@ -214,6 +214,9 @@ class GhlSandbox {
 
   Response handleApi(const Request& req);
   Response handleAdmin(const Request& req);
+  // PUT/DELETE /_sandbox/contacts/{id}: changes "behind the integration's back" (no webhook,
+  // no rate limit, no counters), for drift tests. routes.cpp.
+  Response adminContact(const std::string& method, const std::string& id, const sdk::Json& body);
   Response oauthToken(const Request& req);
   Response oauthAuthorize(const Request& req);
   void addRateHeaders(Response& res, const Bucket* bucket) const;

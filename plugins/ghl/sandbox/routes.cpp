@@ -692,6 +692,29 @@ Response GhlSandbox::contactDelete(Call& c) {
   return ok(200, {{"succeded", true}});
 }
 
+Response GhlSandbox::adminContact(const std::string& method, const std::string& id,
+                                  const Json& body) {
+  const std::string location = body.value("locationId", options_.locationId);
+  auto& loc = locations_[location];
+  Json* contact = loc.contacts.find(id);
+  if (contact == nullptr) {
+    return Response::json(404, {{"statusCode", 404},
+                                {"message", "No contact " + id + " in location " + location}});
+  }
+  if (method == "DELETE") {
+    indexContact(loc, *contact, false);
+    loc.contacts.erase(id);
+    return Response::json(200, {{"succeded", true}});
+  }
+  indexContact(loc, *contact, false);
+  Json fields = body;
+  fields.erase("id");
+  applyContactFields(*contact, fields);
+  indexContact(loc, *contact, true);
+  (*contact)["dateUpdated"] = now();
+  return Response::json(200, {{"contact", *contact}});
+}
+
 Response GhlSandbox::contactUpsert(Call& c) {
   // Matches by email first, then phone (the location's default duplicate priority). When
   // email and phone hit two different contacts, the email match is updated and the phone is

@@ -948,6 +948,15 @@ Response Emulator::admin(const Request& request) {
       }
       return Response::json(200, {{"now", now()}, {"frozen", frozenClock_.has_value()}});
     }
+    if (path == "/contact/delete") {
+      // A contact removed on Umsatz-io's side (merged or deleted by a rep). Umsatz-io documents
+      // no webhook for it, so none is sent: sync cycles find it as an orphan in the target.
+      const std::string id = str(body, "id");
+      if (store_.contacts.erase(id) == 0) {
+        return Response::json(404, {{"error", "No contact '" + id + "'."}});
+      }
+      return Response::json(200, {{"deleted", id}});
+    }
     if (path == "/contact") {
       const Json data = body.value("data", Json::object());
       return Response::json(200, body.contains("id") ? updateContact(str(body, "id"), data, false)
