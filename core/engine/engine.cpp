@@ -620,8 +620,10 @@ bool Engine::processOne(const std::string& workerId) {
       RetryDecision decision;
       {
         std::lock_guard lock(rngMutex_);
-        decision = decideRetry(retry, f.attempts > 0 ? f.attempts : c.lease.attempt, f.kind,
-                                f.retryAfter, rng_);
+        // The step's journal counts its attempts across replays; the claim's count restarts
+        // at a replay, so a replayed dead letter gets its full retries again, not one try.
+        const int attempt = f.attempts > 0 ? std::min(f.attempts, c.lease.attempt) : c.lease.attempt;
+        decision = decideRetry(retry, attempt, f.kind, f.retryAfter, rng_);
       }
       const std::string reason = step.id + ": " + f.message;
       if (decision.retry) {
