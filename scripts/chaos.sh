@@ -21,24 +21,30 @@ export FERRY_CHAOS_RATE=${FERRY_CHAOS_RATE:-60}
 export FERRY_CHAOS_TIMEOUT_S=${FERRY_CHAOS_TIMEOUT_S:-900}
 export FERRY_CHAOS_KILL_TAIL_S=${FERRY_CHAOS_KILL_TAIL_S:-60}
 export FERRY_CHAOS_DB_RESTARTS=${FERRY_CHAOS_DB_RESTARTS:-3}
+export FERRY_CHAOS_STRICT_NAMES=${FERRY_CHAOS_STRICT_NAMES:-1}
 export FERRY_HOME=${FERRY_HOME:-$BUILD/tests/home}
 echo "chaos: $CHANGES changes per run, log in $log"
 status=0
 timeout 3600 "$bin" 2>&1 | tee "$log" || status=$?
 echo
 echo "chaos: summary"
-grep '^chaos-figures: ' "$log" | sed 's/^chaos-figures: //' | python3 -c '
+grep '^chaos-figures: ' "$log" | sed 's/^chaos-figures: //' | python3 <(cat <<'PY'
 import json, sys
 for line in sys.stdin:
     f = json.loads(line)
     inj = f.get("faults_injected", {})
     d = f.get("webhook_deliveries", {})
-    print(f"  {f[\"test\"]:34} changes {f[\"changes_generated\"]:5}  records {f[\"expected_records\"]:5}  "
-          f"workers {f[\"workers\"]}  kills {f[\"kills\"]:3}  faults 5xx {inj.get(\"5xx\", 0)} 429 {inj.get(\"429\", 0)}"
-          f" (+{f[\"ghl_rate_limited_429\"]} rate-limit)  deliveries {d.get(\"ok\", 0)} ok {d.get(\"failed\", 0)} failed"
-          f"  dlq-replayed {f[\"dead_letters_replayed\"]}  lost {f[\"lost\"]}  duplicated {f[\"duplicated\"]}"
-          f"  stale {f[\"stale_contacts\"]}  {f[\"seconds\"]} s"
-          + (f"  db-outages {f[\"db_outages\"]}" if "db_outages" in f else "")
-          + (f"  refused-then-accepted {f[\"deliveries_refused_then_accepted\"]}" if "deliveries_refused_then_accepted" in f else ""))
-'
+    extra = ""
+    if "db_outages" in f:
+        extra += "  db-outages %d" % f["db_outages"]
+    if "deliveries_refused_then_accepted" in f:
+        extra += "  refused-then-accepted %d" % f["deliveries_refused_then_accepted"]
+    print("  %-34s changes %5d  records %5d  workers %d  kills %3d  faults 5xx %d 429 %d"
+          "  deliveries %d ok %d failed  dlq-replayed %d  lost %d  duplicated %d  stale %d  %d s%s"
+          % (f["test"], f["changes_generated"], f["expected_records"], f["workers"], f["kills"],
+             inj.get("5xx", 0), inj.get("429", 0), d.get("ok", 0), d.get("failed", 0),
+             f["dead_letters_replayed"], f["lost"], f["duplicated"], f["stale_contacts"],
+             f["seconds"], extra))
+PY
+)
 exit $status

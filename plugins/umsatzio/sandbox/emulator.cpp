@@ -332,6 +332,11 @@ void Emulator::deliverLoop() {
       std::lock_guard lock(mutex_);
       const int status = record.value("status", 0);
       ++(status >= 200 && status < 300 ? deliveriesOk_ : deliveriesFailed_);
+      bool refused = false;  // answered 429 or 503 first (the receiver asked for a retry)
+      for (const auto& s : record["statuses"]) {
+        refused = refused || s == 429 || s == 503;
+      }
+      deliveriesRefusedThenOk_ += refused && status >= 200 && status < 300 ? 1 : 0;
       deliveryLog_.push_back(record);
       while (deliveryLog_.size() > 500) {
         deliveryLog_.pop_front();
@@ -901,7 +906,8 @@ Json Emulator::state() const {
           {"emails", values(store_.emails)},     {"webhooks", values(store_.webhooks)},
           {"submissions", values(store_.submissions)},
           {"deliveries", Json(std::vector<Json>(deliveryLog_.begin(), deliveryLog_.end()))},
-          {"deliveryTotals", {{"ok", deliveriesOk_}, {"failed", deliveriesFailed_}}},
+          {"deliveryTotals", {{"ok", deliveriesOk_}, {"failed", deliveriesFailed_},
+                              {"refusedThenOk", deliveriesRefusedThenOk_}}},
           {"faults", faults},
           {"clock", frozenClock_ ? Json(plugin::formatIsoMillis(*frozenClock_)) : Json()}};
 }

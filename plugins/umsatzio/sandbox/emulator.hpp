@@ -99,6 +99,7 @@ class Emulator {
   std::deque<Json> deliveryLog_;
   long deliveriesOk_ = 0;      // final outcomes of all deliveries (the log keeps the last 500)
   long deliveriesFailed_ = 0;
+  long deliveriesRefusedThenOk_ = 0;  // first answered 429/503, delivered later
 
   std::mutex queueMutex_;
   std::condition_variable queueCv_;
