@@ -298,6 +298,7 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
   try {
     stats = store_.queueStats();
   } catch (const store::StoreError& e) {
+    noteStoreFault(e);
     log::write(sdk::LogLevel::Error, "The store is unavailable; webhooks are refused for now.",
                {{"error", e.what()}});
     auto r = jsonReply(429, {{"error", "store_unavailable"}, {"message", "try again later"}});
@@ -343,6 +344,7 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
           .add();
     }
   } catch (const store::StoreError& e) {
+    noteStoreFault(e);
     log::write(sdk::LogLevel::Error, "An event could not be stored; the sender is asked to retry.",
                {{"flow", lf.flow.id}, {"error", e.what()}});
     auto r = jsonReply(429, {{"error", "store_unavailable"}, {"message", "try again later"}});
@@ -623,8 +625,10 @@ bool Engine::processOne(const std::string& workerId) {
       RetryDecision decision;
       {
         std::lock_guard lock(rngMutex_);
-        decision = decideRetry(retry, f.attempts > 0 ? f.attempts : c.lease.attempt, f.kind,
-                                f.retryAfter, rng_);
+        // The step's journal counts its attempts across replays; the claim's count restarts
+        // at a replay, so a replayed dead letter gets its full retries again, not one try.
+        const int attempt = f.attempts > 0 ? std::min(f.attempts, c.lease.attempt) : c.lease.attempt;
+        decision = decideRetry(retry, attempt, f.kind, f.retryAfter, rng_);
       }
       const std::string reason = step.id + ": " + f.message;
       if (decision.retry) {
@@ -702,6 +706,39 @@ void Engine::refreshGauges() {
   });
 }
 
+// How long /readyz stays not-ready after a store failure: a full disk or a database that is down
+// does not fail every call (reads and small writes may still pass), so one success proves little.
+constexpr store::TimeUs kStoreFaultWindow = 10'000'000;
+
+void Engine::noteStoreFault(const std::exception& e) {
+  const auto* error = dynamic_cast<const store::StoreError*>(&e);
+  if (error == nullptr) {
+    return;
+  }
+  switch (error->kind()) {
+    case store::ErrorKind::Unavailable:
+    case store::ErrorKind::Full:
+    case store::ErrorKind::ReadOnly:
+    case store::ErrorKind::Internal: {
+      std::lock_guard lock(storeFaultMutex_);
+      storeFault_ = std::string(store::toString(error->kind())) + ": " + error->what();
+      lastStoreFaultUs_ = nowUs();
+      metrics_.counter("ferry_store_errors_total", "Store calls that failed.").add();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::optional<std::string> Engine::recentStoreFault() const {
+  if (nowUs() - lastStoreFaultUs_.load() >= kStoreFaultWindow) {
+    return std::nullopt;
+  }
+  std::lock_guard lock(storeFaultMutex_);
+  return storeFault_;
+}
+
 void Engine::workerLoop(std::string workerId) {
   auto idle = 20ms;
   while (running_) {
@@ -709,6 +746,7 @@ void Engine::workerLoop(std::string workerId) {
     try {
       worked = processOne(workerId);
     } catch (const store::StoreError& e) {
+      noteStoreFault(e);
       log::write(sdk::LogLevel::Error, "A worker could not reach the store; it will retry.",
                  {{"worker", workerId}, {"error", e.what()}, {"kind", store::toString(e.kind())}});
       std::this_thread::sleep_for(1s);
@@ -741,6 +779,7 @@ void Engine::pollerLoop() {
       try {
         pollOnce(*lf);
       } catch (const std::exception& e) {
+        noteStoreFault(e);
         log::write(sdk::LogLevel::Warn, "A poll failed; the next one retries from the same cursor.",
                    {{"flow", lf->flow.id}, {"error", secrets::Masker::global().maskText(e.what())}});
       }
@@ -771,6 +810,9 @@ void Engine::start() {
   };
   routes.health = [] { return http::Reply{200, "text/plain", "ok\n", {}}; };
   routes.ready = [this] {
+    if (auto fault = recentStoreFault()) {
+      return http::Reply{503, "text/plain", "store unavailable: " + *fault + "\n", {}};
+    }
     try {
       const auto stats = store_.queueStats();
       if (stats.queued >= config_.queueHighWater) {

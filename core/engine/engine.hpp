@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -93,6 +94,10 @@ class Engine {
   void workerLoop(std::string workerId);
   void pollerLoop();
   void refreshGauges();
+  // Remembers a store failure that means "cannot take events now" (disk full, read-only,
+  // database unreachable): /readyz answers 503 for kStoreFaultWindow after the last one.
+  void noteStoreFault(const std::exception& e);
+  std::optional<std::string> recentStoreFault() const;
 
   RuntimeConfig config_;
   const catalog::Catalog& catalog_;
@@ -110,6 +115,9 @@ class Engine {
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};
   std::atomic<bool> callsBeforeStart_{false};
+  std::atomic<store::TimeUs> lastStoreFaultUs_{0};
+  mutable std::mutex storeFaultMutex_;
+  std::string storeFault_;
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};
 };

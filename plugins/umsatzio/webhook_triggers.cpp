@@ -455,7 +455,15 @@ class WebhookTrigger : public Trigger {
     e.occurredAt = occurredAt;
     const Json key = payload.value(kind_.recordKey, Json());
     e.recordKey = key.is_string() ? key.get<std::string>() : key.dump();
-    if (body.contains("id") && body["id"].is_string()) {
+    // A record is created once: its created event is keyed by the record, not by the delivery,
+    // so the same creation delivered to several webhooks (one per ferry worker) or re-sent with
+    // a fresh delivery id is one event for the inbox's dedupe. Changes keep the delivery id.
+    const Json createdId = payload.value("id", payload.value("submissionId", Json()));
+    const bool created = kind_.event == "newContact" || kind_.event == "newDeal" ||
+                         kind_.event == "newActivity" || kind_.event == "submitForm";
+    if (created && createdId.is_string() && !createdId.get<std::string>().empty()) {
+      e.id = kind_.event + ":" + createdId.get<std::string>();
+    } else if (body.contains("id") && body["id"].is_string()) {
       e.id = body["id"].get<std::string>();
     } else {
       const Json entityId = payload.value("id", payload.value("submissionId", Json()));

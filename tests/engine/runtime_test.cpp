@@ -201,6 +201,27 @@ TEST_F(RuntimeTest, PermanentFailuresGoToTheDeadLetterQueueAndReplayKeepsTheEven
   EXPECT_TRUE(store_->listDeadLetters().empty());
 }
 
+// A dead letter replayed after a storm gets its retries again: the step's journal still counts
+// the attempts of before the replay, and they must not use up the replay's retries.
+TEST_F(RuntimeTest, AReplayedDeadLetterIsRetriedAgainNotDeadAtItsFirstFailure) {
+  messages_.failNext(3, 503);  // the flow's max_attempts: 3
+  startEngine();
+  ASSERT_EQ(post(R"({"id":"e5","text":"storm"})").status, 200);
+  for (int i = 0; i < 300 && store_->listDeadLetters().empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto dead = store_->listDeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  messages_.failNext(2, 503);  // the storm is not quite over
+  store_->replayDeadLetter(dead[0].eventId);
+  for (int i = 0; i < 300 && messages_.messages().empty() && store_->listDeadLetters().empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  drain();
+  EXPECT_TRUE(store_->listDeadLetters().empty()) << "the replayed event is dead again";
+  EXPECT_EQ(messages_.messages().size(), 1u);
+}
+
 TEST_F(RuntimeTest, BadWebhooksAreRefusedAndNothingIsQueued) {
   startEngine();
   EXPECT_EQ(post("not json").status, 400);

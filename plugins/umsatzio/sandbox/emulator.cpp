@@ -303,26 +303,40 @@ void Emulator::deliverLoop() {
     if (!options_.webhookSecret.empty()) {
       req.headers.emplace_back(options_.signatureHeader, plugin::hmacSha256Hex(options_.webhookSecret, d.body));
     }
-    Json record = {{"url", d.url}, {"event", d.event}, {"attempts", 0}};
-    for (int attempt = 1; attempt <= 3; ++attempt) {
+    Json record = {{"url", d.url}, {"event", d.event}, {"attempts", 0}, {"statuses", Json::array()}};
+    // A 5xx, a 429 (the receiver asks for a retry) or no answer is tried again, up to
+    // --delivery-attempts times, 200 ms more apart each time (at most 2 s).
+    const int attempts = std::max(1, options_.deliveryAttempts);
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
       record["attempts"] = attempt;
       try {
         const auto res = client.send(req);
         record["status"] = res.status;
-        if (res.status < 500) {
+        record["statuses"].push_back(res.status);
+        if (res.status < 500 && res.status != 429) {
           break;
         }
       } catch (const std::exception& e) {
         record["status"] = 0;
+        record["statuses"].push_back(0);
         record["error"] = e.what();
       }
       std::unique_lock lock(queueMutex_);
-      if (queueCv_.wait_for(lock, std::chrono::milliseconds(200 * attempt), [this] { return stopping_; })) {
+      if (attempt == attempts ||
+          queueCv_.wait_for(lock, std::chrono::milliseconds(std::min(200 * attempt, 2000)),
+                            [this] { return stopping_; })) {
         break;
       }
     }
     {
       std::lock_guard lock(mutex_);
+      const int status = record.value("status", 0);
+      ++(status >= 200 && status < 300 ? deliveriesOk_ : deliveriesFailed_);
+      bool refused = false;  // answered 429 or 503 first (the receiver asked for a retry)
+      for (const auto& s : record["statuses"]) {
+        refused = refused || s == 429 || s == 503;
+      }
+      deliveriesRefusedThenOk_ += refused && status >= 200 && status < 300 ? 1 : 0;
       deliveryLog_.push_back(record);
       while (deliveryLog_.size() > 500) {
         deliveryLog_.pop_front();
@@ -892,6 +906,8 @@ Json Emulator::state() const {
           {"emails", values(store_.emails)},     {"webhooks", values(store_.webhooks)},
           {"submissions", values(store_.submissions)},
           {"deliveries", Json(std::vector<Json>(deliveryLog_.begin(), deliveryLog_.end()))},
+          {"deliveryTotals", {{"ok", deliveriesOk_}, {"failed", deliveriesFailed_},
+                              {"refusedThenOk", deliveriesRefusedThenOk_}}},
           {"faults", faults},
           {"clock", frozenClock_ ? Json(plugin::formatIsoMillis(*frozenClock_)) : Json()}};
 }

@@ -27,6 +27,7 @@ struct Options {
   std::string signatureHeader = "x-umsatzio-signature";
   int generate = 0;                             // contacts generated at start and on reset
   unsigned long long seed = 42;
+  int deliveryAttempts = 3;                     // per webhook delivery (5xx, 429 or no answer)
 };
 
 // A GraphQL error: `{message, extensions:{code}}`.
@@ -96,6 +97,9 @@ class Emulator {
   std::optional<long long> frozenClock_;
   std::deque<Json> nextFaults_;
   std::deque<Json> deliveryLog_;
+  long deliveriesOk_ = 0;      // final outcomes of all deliveries (the log keeps the last 500)
+  long deliveriesFailed_ = 0;
+  long deliveriesRefusedThenOk_ = 0;  // first answered 429/503, delivered later
 
   std::mutex queueMutex_;
   std::condition_variable queueCv_;

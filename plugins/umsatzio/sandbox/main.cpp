@@ -4,6 +4,7 @@
 //   --webhook-secret S   sign deliveries with HMAC-SHA256 in x-umsatzio-signature
 //   --generate N         N contacts (+ calls, notes, deals) at start and on reset
 //   --seed S             the seed for --generate (default 42)
+//   --delivery-attempts N  attempts per webhook delivery on 5xx/429/no answer (default 3)
 #include <iostream>
 #include <memory>
 
@@ -30,9 +31,11 @@ int main(int argc, char** argv) {
         options.generate = std::stoi(value);
       } else if (key == "seed") {
         options.seed = std::stoull(value);
+      } else if (key == "delivery-attempts") {
+        options.deliveryAttempts = std::stoi(value);
       } else {
         throw std::invalid_argument("unknown option --" + key +
-                                    " (allowed: --api-key, --auth-scheme, --webhook-secret, --generate, --seed)");
+                                    " (allowed: --api-key, --auth-scheme, --webhook-secret, --generate, --seed, --delivery-attempts)");
       }
     }
     emulator = std::make_shared<umsatzio::Emulator>(options);

@@ -352,5 +352,36 @@ TEST_F(UmsatzioTriggers, ContactUpdatedPollerSeesEachVersionOnce) {
   (void)a;
 }
 
+// A record is created once: the same creation delivered twice with different delivery ids (two
+// webhooks, one per ferry worker, or a sender that mints a new id per attempt) is one event for
+// the inbox's dedupe. A change keeps its delivery id (two changes are two events).
+TEST_F(UmsatzioTriggers, CreatedEventsAreKeyedByTheRecordNotTheDelivery) {
+  auto request = [](const std::string& deliveryId, const std::string& event, const std::string& data) {
+    sdk::WebhookRequest req;
+    req.method = "POST";
+    req.path = "/hooks/umsatzio";
+    req.body = R"({"id":")" + deliveryId + R"(","event":")" + event +
+               R"(","occurredAt":"2026-11-26T10:00:00.000Z","data":)" + data + "}";
+    return req;
+  };
+  const std::string activity =
+      R"({"activity":{"id":"ca_7","parentId":"ct_1","kind":"phone_call","phoneCallResult":"follow_up"},"contact":{"id":"ct_1","data":{}}})";
+  const auto a = receive("umsatzio.activity.created", Json::object(), request("evt_1", "newActivity", activity));
+  const auto b = receive("umsatzio.activity.created", Json::object(), request("evt_2", "newActivity", activity));
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].id, b[0].id);
+  EXPECT_EQ(a[0].id, "newActivity:ca_7");
+  const std::string change =
+      R"({"contact":{"id":"ct_1","data":{}},"changedProperties":["global_contact_phone"]})";
+  const auto c = receive("umsatzio.contact.property_changed", Json::object(),
+                         request("evt_3", "changeContactProperty", change));
+  const auto d = receive("umsatzio.contact.property_changed", Json::object(),
+                         request("evt_4", "changeContactProperty", change));
+  ASSERT_EQ(c.size(), 1u);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(c[0].id, d[0].id);
+}
+
 }  // namespace
 }  // namespace ferry::tests::umsatzio
