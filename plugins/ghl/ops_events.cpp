@@ -67,6 +67,7 @@ WebhookEventSpec ghlContactUpdated() {
       "Called whenever the specific fields in contact is updated. GHL webhook event "
       "`ContactUpdate` (payload `type` \"ContactUpdate\").";
   ev.spec.recordKey = "id";
+  ev.spec.coalesce = true;
   ev.type = "ContactUpdate";
   ev.spec.output = {
       sdk::str("type").describe("Type."),
