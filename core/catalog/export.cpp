@@ -166,6 +166,9 @@ std::string connectorPage(const sdk::ConnectorSpec& spec) {
     if (!op->recordKey.empty()) {
       out << "- Record key: " << code(op->recordKey) << "\n";
     }
+    if (!action && op->coalesce) {
+      out << "- Coalesce: pending events of one record merge into the newest\n";
+    }
     out << "\n";
     fieldTable(action ? "Inputs" : "Filters", op->input, out);
     fieldTable(action ? "Outputs" : "Event", op->output, out);

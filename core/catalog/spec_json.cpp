@@ -66,6 +66,9 @@ Json operationToJson(const sdk::OperationSpec& op, bool full) {
   if (!op.recordKey.empty()) {
     j["record_key"] = op.recordKey;
   }
+  if (op.kind == sdk::OperationKind::Trigger) {
+    j["coalesce"] = op.coalesce;
+  }
   Json examples = Json::array();
   for (const auto& ex : op.examples) {
     examples.push_back({{"title", ex.title}, {"input", ex.input}, {"output", ex.output}});

@@ -164,6 +164,17 @@ void addCatalogCommands(Cli& cli) {
       std::cout << "\nRequest: " << op.method << " " << op.path << "\n";
     }
     std::cout << "\nScopes: " << (op.scopes.empty() ? "(none)" : join(op.scopes, ", ")) << "\n";
+    if (op.kind == sdk::OperationKind::Trigger) {
+      std::cout << "Delivery: " << sdk::deliveryName(op.delivery) << "\n";
+      if (!op.recordKey.empty()) {
+        std::cout << "Record key: " << op.recordKey << "\n";
+      }
+      std::cout << "Coalesce: "
+                << (op.coalesce ? "yes (each event is a full snapshot of its record; of several "
+                                  "queued events of one record only the newest runs)"
+                                : "no (every event runs)")
+                << "\n";
+    }
     std::cout << "\n" << (op.kind == sdk::OperationKind::Action ? "Inputs" : "Filters") << ":\n";
     printFields(op.input, 2);
     std::cout << "\n" << (op.kind == sdk::OperationKind::Action ? "Outputs" : "Event") << ":\n";

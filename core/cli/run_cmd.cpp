@@ -6,6 +6,7 @@
 #include "cli/cli.hpp"
 #include "cli/runtime_setup.hpp"
 #include "engine/engine.hpp"
+#include "flow/diagnostic.hpp"
 #include "log/log.hpp"
 #include "sync/scheduler.hpp"
 
@@ -38,31 +39,40 @@ void addRunCommands(Cli& cli) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    auto rt = RuntimeSetup::open(*config, cli);
+    if (!rt) {
+      return;  // exit code and errors already given
+    }
+    if (!rt->loadFlows(cli)) {
+      return;
+    }
+    rt->engine->start();
+    sync::Scheduler syncScheduler(*rt->engine);  // `schedule:` of the flows (docs/sync.md)
+    syncScheduler.start();
+    log::write(sdk::LogLevel::Info, "ferry is running.",
+               {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
+                {"flows", rt->engine->flows().size()},
+                {"worker", rt->engine->identity()},
+                {"store", store::redactStoreUrl(rt->config.storeUrl)}});
+    std::cerr << "ferry: listening on " << rt->config.bind << ":" << rt->engine->port()
+              << " with " << rt->engine->flows().size() << " flow(s)" << std::endl;
     for (;;) {
-      auto rt = RuntimeSetup::open(*config, cli);
-      if (!rt) {
-        return;  // exit code and errors already given
-      }
-      if (!rt->loadFlows(cli)) {
-        return;
-      }
-      rt->engine->start();
-      sync::Scheduler syncScheduler(*rt->engine);  // `schedule:` of the flows (docs/sync.md)
-      syncScheduler.start();
-      log::write(sdk::LogLevel::Info, "ferry is running.",
-                 {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
-                  {"flows", rt->engine->flows().size()},
-                  {"store", store::redactStoreUrl(rt->config.storeUrl)}});
-      std::cerr << "ferry: listening on " << rt->config.bind << ":" << rt->engine->port()
-                << " with " << rt->engine->flows().size() << " flow(s)" << std::endl;
       const int sig = waitForSignal();
-      log::write(sdk::LogLevel::Info,
-                 sig == SIGHUP ? "Reloading flows and credentials." : "Stopping: draining work.",
-                 {{"signal", sig}});
-      syncScheduler.stop();
-      rt->engine->stop();
       if (sig != SIGHUP) {
+        log::write(sdk::LogLevel::Info, "Stopping: draining work.", {{"signal", sig}});
+        syncScheduler.stop();
+        rt->engine->stop();
         return;
+      }
+      // The server and the workers keep running: the new flows and credentials are swapped in
+      // under them, or, when the new config is invalid, the old ones stay.
+      log::write(sdk::LogLevel::Info, "Reloading flows and credentials.", {{"signal", sig}});
+      const auto diagnostics = rt->engine->reload();
+      if (diagnostics.empty()) {
+        std::cerr << "ferry: reloaded " << rt->engine->flows().size() << " flow(s)" << std::endl;
+      } else {
+        std::cerr << "ferry: reload refused; the previous flows keep running:\n"
+                  << flow::formatText(diagnostics) << std::flush;
       }
     }
   });

@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "engine/local_context.hpp"
+#include "engine/worker_identity.hpp"
 #include "ferry/sdk/validate.hpp"
 #include "flow/validate.hpp"
+#include "log/debug.hpp"
 #include "log/log.hpp"
 #include "secrets/masker.hpp"
 
@@ -75,6 +77,7 @@ class Engine::PacedHttp : public sdk::HttpClient {
     auto& budget = engine_.budgets_.get(conn_.connection.name, conn_.bucket, conn_.rateLimit,
                                         conn_.rateInterval);
     const bool shared = engine_.store_.engine() == "postgresql";
+    bool told = false;
     for (;;) {
       auto wait = budget.reserve(Clock::now());
       if (wait == 0ms && shared) {
@@ -90,6 +93,16 @@ class Engine::PacedHttp : public sdk::HttpClient {
       }
       if (!engine_.running_ && !engine_.callsBeforeStart_) {
         throw sdk::TransportError("ferry is stopping; the call was not sent");
+      }
+      if (!told && log::enabled(sdk::LogLevel::Debug)) {
+        told = true;
+        log::write(sdk::LogLevel::Debug, "A call waits for its rate budget.",
+                   {{"connection", conn_.connection.name},
+                    {"bucket", conn_.bucket},
+                    {"wait_ms", wait.count()},
+                    {"budget", shared ? "shared (store)" : "local"},
+                    {"limit", conn_.rateLimit},
+                    {"interval_ms", conn_.rateInterval.count()}});
       }
       engine_.metrics_
           .counter("ferry_rate_budget_waits_total", "Calls delayed to stay within a rate budget.",
@@ -194,17 +207,17 @@ Engine::Engine(RuntimeConfig config, const catalog::Catalog& catalog, store::Sto
 
 Engine::~Engine() { stop(); }
 
-ConnectionRuntime& Engine::connection(const std::string& name) {
+std::shared_ptr<ConnectionRuntime> Engine::connection(const std::string& name) {
   std::lock_guard lock(connectionsMutex_);
   auto& slot = connections_[name];
   if (slot) {
-    return *slot;
+    return slot;
   }
   const auto* cfg = config_.base.find(name);
   if (cfg == nullptr) {
     throw std::runtime_error("connection '" + name + "' is not configured");
   }
-  slot = std::make_unique<ConnectionRuntime>();
+  slot = std::make_shared<ConnectionRuntime>();
   slot->connection = cfg->connection;
   auto rt = config_.connections.find(name);
   std::map<std::string, std::string> env;
@@ -221,18 +234,33 @@ ConnectionRuntime& Engine::connection(const std::string& name) {
   }
   slot->secrets = std::make_unique<secrets::ConnectionSecrets>(name, env, credentials_);
   slot->state = store_.stateFor(slot->connection.plugin, name);
-  return *slot;
+  return slot;
+}
+
+std::shared_ptr<const FlowSet> Engine::flowSet() const {
+  std::lock_guard lock(flowsMutex_);
+  return flows_;
 }
 
 std::vector<flow::Diagnostic> Engine::loadFlows() {
   std::vector<flow::Diagnostic> diagnostics;
+  auto set = buildFlows(config_, diagnostics);
+  if (diagnostics.empty()) {
+    std::lock_guard lock(flowsMutex_);
+    flows_ = std::move(set);
+  }
+  return diagnostics;
+}
+
+std::shared_ptr<FlowSet> Engine::buildFlows(const RuntimeConfig& config,
+                                            std::vector<flow::Diagnostic>& diagnostics) {
   std::vector<flow::Flow> parsed;
   std::vector<std::string> hashes;
-  for (const auto& file : config_.flowFiles) {
+  for (const auto& file : config.flowFiles) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
       diagnostics.push_back({file.string(), {}, "io_error", "cannot read the flow file",
-                             "check the path under `flows:` in " + config_.file.string()});
+                             "check the path under `flows:` in " + config.file.string()});
       continue;
     }
     std::stringstream text;
@@ -242,13 +270,11 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
       hashes.push_back(sha256Hex(text.str()));
     }
   }
-  flow::validate(parsed, catalog_, &config_.base, diagnostics);
+  flow::validate(parsed, catalog_, &config.base, diagnostics);
+  auto set = std::make_shared<FlowSet>();
   if (!diagnostics.empty()) {
-    return diagnostics;
+    return set;
   }
-  flows_.clear();
-  byRoute_.clear();
-  byId_.clear();
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     auto lf = std::make_unique<LoadedFlow>();
     lf->flow = std::move(parsed[i]);
@@ -267,11 +293,11 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
     }
     flow::EvalEnv env;
     lf->filters = flow::evaluate(lf->flow.trigger.with, env);
-    byRoute_[lf->flow.id] = lf.get();
-    byId_[lf->flow.id] = lf.get();
-    flows_.push_back(std::move(lf));
+    set->byRoute[lf->flow.id] = lf.get();
+    set->byId[lf->flow.id] = lf.get();
+    set->flows.push_back(std::move(lf));
   }
-  return diagnostics;
+  return set;
 }
 
 // The inbox record key of an event: events of one record (a contact and the notes, calls and
@@ -286,8 +312,9 @@ std::string Engine::webhookUrl(const LoadedFlow& lf) const {
 }
 
 http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest& request) {
-  auto it = byRoute_.find(route);
-  if (it == byRoute_.end()) {
+  const auto flows = flowSet();  // held until the answer: a reload cannot pull it away
+  auto it = flows->byRoute.find(route);
+  if (it == flows->byRoute.end()) {
     return jsonReply(404, {{"error", "unknown_route"}, {"message", "no flow listens here"}});
   }
   const LoadedFlow& lf = *it->second;
@@ -313,8 +340,8 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
     r.headers = {{"Retry-After", "10"}};
     return r;
   }
-  auto& conn = connection(lf.flow.trigger.connection);
-  CallContext ctx(*this, conn);
+  const auto conn = connection(lf.flow.trigger.connection);
+  CallContext ctx(*this, *conn);
   std::vector<sdk::Event> events;
   try {
     events = lf.trigger->receive(ctx, lf.filters, request);
@@ -355,8 +382,8 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
 }
 
 void Engine::pollOnce(const LoadedFlow& lf) {
-  auto& conn = connection(lf.flow.trigger.connection);
-  CallContext ctx(*this, conn);
+  const auto conn = connection(lf.flow.trigger.connection);
+  CallContext ctx(*this, *conn);
   const std::string key = lf.flow.id + ":" + lf.flow.trigger.use;
   const auto cursor = store_.pollCursor(key).value_or(Json());
   auto result = lf.trigger->poll(ctx, lf.filters, cursor);
@@ -437,7 +464,8 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
          "operation '" + step.use + "' is not loaded");
   }
   input = sdk::applyDefaults(entry.operation->input, input);
-  auto& conn = connection(step.connection);
+  const auto connHolder = connection(step.connection);  // kept alive across a reload
+  auto& conn = *connHolder;
   // Inputs the connection fills (locationId from location_id) are the connector's business;
   // an issue for one of them is not an error here.
   std::string problems;
@@ -452,6 +480,15 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
     fail(sdk::ErrorKind::Invalid, "invalid_input", "the mapped input is invalid: " + problems);
   }
 
+  if (log::enabled(sdk::LogLevel::Debug)) {
+    log::write(sdk::LogLevel::Debug, "A step's input is mapped; calling the operation.",
+               {{"flow", lf.flow.id},
+                {"event", event.id},
+                {"step", step.id},
+                {"use", step.use},
+                {"connection", step.connection},
+                {"input_shape", log::shapeOf(input)}});
+  }
   // No-op suppression: an update with exactly the inputs this step last sent for this record
   // would change nothing. Only updates of a keyed record need the hash (it costs a dump and a
   // SHA-256 of the input).
@@ -472,6 +509,8 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
         record.status = "unchanged";
         record.finishedAt = nowUs();
         store_.recordStep(run, record);
+        log::write(sdk::LogLevel::Debug, "An update was not sent: it would change nothing.",
+                   {{"flow", lf.flow.id}, {"event", event.id}, {"step", step.id}});
         metrics_.counter("ferry_calls_suppressed_total", "Updates not sent: nothing changed.",
                          {{"flow", lf.flow.id}, {"step", step.id}})
             .add();
@@ -500,6 +539,11 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
     std::optional<Json> previous;
     if (repeated) {
       previous = action->findPrevious(input, ctx);
+      log::write(sdk::LogLevel::Debug,
+                 previous ? "A repeated call's earlier effect was found; it is not sent again."
+                          : "A repeated call left no trace; it is sent again.",
+                 {{"flow", lf.flow.id}, {"event", event.id}, {"step", step.id},
+                  {"attempt", journal.attempts}});
       if (previous) {
         metrics_.counter("ferry_duplicates_avoided_total",
                          "Repeated calls whose earlier effect was found, so not sent again.",
@@ -555,6 +599,15 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   }
   record.status = "done";
   record.finishedAt = nowUs();
+  if (log::enabled(sdk::LogLevel::Debug)) {
+    log::write(sdk::LogLevel::Debug, "A step is done.",
+               {{"flow", lf.flow.id},
+                {"event", event.id},
+                {"step", step.id},
+                {"calls", exchanges.size()},
+                {"ms", static_cast<long long>(seconds * 1000)},
+                {"output_shape", log::shapeOf(output)}});
+  }
   if (!exchanges.empty()) {
     record.request = exchanges.back()["request"];
     record.response = exchanges.back().value("response", Json());
@@ -567,14 +620,12 @@ bool Engine::processOne(const std::string& workerId) {
   options.limit = 1;
   options.leaseDuration = std::chrono::duration_cast<std::chrono::microseconds>(config_.lease);
   options.coalesce = true;
-  // Only snapshot events of one record coalesce (a contact's newer version replaces an older
-  // one). Created events, calls, notes and stage changes are each a fact of their own: merging
-  // two notes of one contact (same record key) would drop a note.
-  options.coalesceTrigger = [](const std::string& op) {
-    auto endsWith = [&op](std::string_view suffix) {
-      return op.size() >= suffix.size() && op.compare(op.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    return endsWith(".updated") || endsWith(".property_changed");
+  // Only events of triggers that declare themselves snapshots of one record coalesce
+  // (OperationSpec::coalesce: a contact's newer version replaces an older one). Created events,
+  // calls, notes and stage changes are each a fact of their own and never merge.
+  options.coalesceTrigger = [this](const std::string& op) {
+    const auto entry = catalog_.find(op);
+    return entry.operation != nullptr && entry.operation->coalesce;
   };
   auto claimed = store_.claim(workerId, options);
   if (claimed.empty()) {
@@ -582,12 +633,24 @@ bool Engine::processOne(const std::string& workerId) {
   }
   const auto& c = claimed.front();
   const auto& event = c.event;
+  if (log::enabled(sdk::LogLevel::Debug)) {
+    log::write(sdk::LogLevel::Debug, "A worker claimed an event.",
+               {{"worker", workerId},
+                {"event", event.id},
+                {"flow", event.flowId},
+                {"trigger", event.triggerOp},
+                {"record", event.recordKey},
+                {"attempt", c.lease.attempt},
+                {"coalesced", event.coalesced.size()},
+                {"queued_ms", (nowUs() - event.receivedAt) / 1000}});
+  }
   if (!event.coalesced.empty()) {
     metrics_.counter("ferry_events_coalesced_total", "Queued events merged into a newer one.")
         .add(static_cast<double>(event.coalesced.size()));
   }
-  auto flowIt = byId_.find(event.flowId);
-  if (flowIt == byId_.end()) {
+  const auto flows = flowSet();  // the flows this event runs with, even if a reload comes
+  auto flowIt = flows->byId.find(event.flowId);
+  if (flowIt == flows->byId.end()) {
     store_.deadLetter(c.lease, "flow '" + event.flowId + "' is not loaded", Json(), Json());
     return true;
   }
@@ -631,6 +694,21 @@ bool Engine::processOne(const std::string& workerId) {
         decision = decideRetry(retry, attempt, f.kind, f.retryAfter, rng_);
       }
       const std::string reason = step.id + ": " + f.message;
+      log::write(decision.retry ? sdk::LogLevel::Debug : sdk::LogLevel::Warn,
+                 decision.retry ? "A step failed and will be retried."
+                                : "A step failed and will not be retried.",
+                 {{"flow", lf.flow.id},
+                  {"event", event.id},
+                  {"step", step.id},
+                  {"kind", sdk::errorKindName(f.kind)},
+                  {"code", f.code},
+                  {"error", f.message},
+                  {"attempt", f.attempts > 0 ? f.attempts : c.lease.attempt},
+                  {"max_attempts", retry.maxAttempts},
+                  {"decision", decision.reason},
+                  {"delay_ms", decision.delay.count()},
+                  {"retry_after_ms", f.retryAfter ? f.retryAfter->count() : -1},
+                  {"then", decision.retry ? "retry" : "on_error policy"}});
       if (decision.retry) {
         metrics_.counter("ferry_steps_retried_total", "Steps scheduled for another attempt.",
                          {{"flow", lf.flow.id}, {"kind", sdk::errorKindName(f.kind)}})
@@ -653,7 +731,7 @@ bool Engine::processOne(const std::string& workerId) {
                              f.response);
         continue;
       }
-      if (policy.then == P::Fallback && byId_.count(policy.fallback) != 0) {
+      if (policy.then == P::Fallback && flows->byId.count(policy.fallback) != 0) {
         store::NewEvent ne;
         ne.source = "fallback:" + lf.flow.id;
         ne.sourceEventId = event.sourceEventId;
@@ -767,7 +845,8 @@ void Engine::workerLoop(std::string workerId) {
 void Engine::pollerLoop() {
   std::map<std::string, Clock::time_point> due;
   while (running_) {
-    for (const auto& lf : flows_) {
+    const auto flows = flowSet();
+    for (const auto& lf : flows->flows) {
       if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Poll) {
         continue;
       }
@@ -828,39 +907,73 @@ void Engine::start() {
   if (config_.publicUrlDefaulted) {
     config_.publicUrl = "http://" + config_.bind + ":" + std::to_string(server_->port());
   }
-  for (const auto& lf : flows_) {
+  for (const auto& lf : flowSet()->flows) {
     if (lf->triggerSpec == nullptr || lf->triggerSpec->delivery != sdk::Delivery::Webhook) {
       continue;
     }
-    auto& conn = connection(lf->flow.trigger.connection);
-    CallContext ctx(*this, conn);
-    // A transient failure (a 429, a 503, a dropped connection) must not leave the flow deaf:
-    // subscribe is idempotent, so try a few times before giving up.
-    for (int attempt = 1; attempt <= 5; ++attempt) {
-      try {
-        lf->trigger->subscribe(ctx, lf->filters, webhookUrl(*lf));
-        log::write(sdk::LogLevel::Info, "Webhook registered.",
-                   {{"flow", lf->flow.id}, {"url", webhookUrl(*lf)}});
-        break;
-      } catch (const std::exception& e) {
-        const bool last = attempt == 5;
-        log::write(last ? sdk::LogLevel::Error : sdk::LogLevel::Warn,
-                   last ? "A webhook could not be registered; events may be missed."
-                        : "A webhook registration failed; trying again.",
-                   {{"flow", lf->flow.id},
-                    {"attempt", attempt},
-                    {"error", secrets::Masker::global().maskText(e.what())}});
-        if (!last) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
-        }
+    subscribeFlow(*lf);
+  }
+  identity_ = workerIdentity(config_);
+  // A previous run of this same process (same identity) that crashed or was killed may still
+  // hold leases: hand them back now rather than after lease_seconds.
+  try {
+    const auto released = store_.releaseLeases(identity_ + "/");
+    log::write(released > 0 ? sdk::LogLevel::Info : sdk::LogLevel::Debug,
+               released > 0 ? "Released the leases a previous run of this worker still held."
+                            : "No stale leases of this worker to release.",
+               {{"worker", identity_}, {"released", released}});
+  } catch (const store::StoreError& e) {
+    log::write(sdk::LogLevel::Warn,
+               "Stale leases of this worker could not be released; they expire on their own.",
+               {{"worker", identity_}, {"error", e.what()}});
+  }
+  for (int i = 0; i < config_.workers; ++i) {
+    threads_.emplace_back(&Engine::workerLoop, this, identity_ + "/w" + std::to_string(i));
+  }
+  threads_.emplace_back(&Engine::pollerLoop, this);
+}
+
+void Engine::subscribeFlow(const LoadedFlow& lf) {
+  const auto conn = connection(lf.flow.trigger.connection);
+  CallContext ctx(*this, *conn);
+  // A transient failure (a 429, a 503, a dropped connection) must not leave the flow deaf:
+  // subscribe is idempotent, so try a few times before giving up.
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    try {
+      lf.trigger->subscribe(ctx, lf.filters, webhookUrl(lf));
+      log::write(sdk::LogLevel::Info, "Webhook registered.",
+                 {{"flow", lf.flow.id}, {"url", webhookUrl(lf)}});
+      break;
+    } catch (const std::exception& e) {
+      const bool last = attempt == 5;
+      log::write(last ? sdk::LogLevel::Error : sdk::LogLevel::Warn,
+                 last ? "A webhook could not be registered; events may be missed."
+                      : "A webhook registration failed; trying again.",
+                 {{"flow", lf.flow.id},
+                  {"attempt", attempt},
+                  {"error", secrets::Masker::global().maskText(e.what())}});
+      if (!last) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
       }
     }
   }
-  for (int i = 0; i < config_.workers; ++i) {
-    threads_.emplace_back(&Engine::workerLoop, this, "w" + std::to_string(::getpid()) + "-" +
-                                                         std::to_string(i));
+}
+
+void Engine::unsubscribeFlow(const LoadedFlow& lf) {
+  try {
+    const auto conn = connection(lf.flow.trigger.connection);
+    CallContext ctx(*this, *conn);
+    lf.trigger->unsubscribe(ctx, lf.filters, webhookUrl(lf));
+    log::write(sdk::LogLevel::Info, "Webhook removed: its flow is no longer configured.",
+               {{"flow", lf.flow.id}, {"url", webhookUrl(lf)}});
+  } catch (const std::exception& e) {
+    log::write(sdk::LogLevel::Warn,
+               "The webhook of a removed flow could not be removed; its events are answered "
+               "404 until it is.",
+               {{"flow", lf.flow.id},
+                {"error", secrets::Masker::global().maskText(e.what())},
+                {"hint", "remove the webhook in the service's settings"}});
   }
-  threads_.emplace_back(&Engine::pollerLoop, this);
 }
 
 void Engine::stop() {

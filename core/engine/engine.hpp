@@ -43,6 +43,14 @@ struct ConnectionRuntime {
   std::string bucket;
 };
 
+// One generation of loaded flows. A reload builds a new set and swaps it in whole; workers and
+// webhook requests hold the set they started with until they finish.
+struct FlowSet {
+  std::vector<std::unique_ptr<LoadedFlow>> flows;
+  std::map<std::string, LoadedFlow*, std::less<>> byRoute;
+  std::map<std::string, LoadedFlow*, std::less<>> byId;
+};
+
 // The runtime: intake (webhooks, pollers), workers, and everything they share. Built by
 // `ferry run`, `ferry demo` and the end-to-end tests. Thread-safe after start().
 class Engine {
@@ -59,6 +67,13 @@ class Engine {
   void start();
   // Stops taking events, lets in-flight steps finish (or their leases expire), joins threads.
   void stop();
+  // SIGHUP: re-reads the config file, its flows and the credentials, and swaps them in under
+  // the running server and workers (nothing stops; webhooks keep being answered and stored).
+  // Webhooks of added or changed flows are registered, those of removed flows removed. When
+  // the config or a flow is invalid, nothing changes: the old flows keep running, every
+  // problem is logged with its place and hint, and the diagnostics are returned.
+  // Defined in reload.cpp.
+  std::vector<flow::Diagnostic> reload();
 
   // The webhook route of one flow: verifies, parses and durably enqueues the request's events
   // before answering 2xx. Public for tests.
@@ -73,14 +88,20 @@ class Engine {
   // the catalog. allowCallsBeforeStart() lets a process that never start()s (`ferry sync`) wait
   // for its budget instead of failing the call as "stopping".
   std::unique_ptr<sdk::Context> callContext(const std::string& connection);
-  const ConnectionRuntime& connectionRuntime(const std::string& name) { return connection(name); }
+  std::shared_ptr<const ConnectionRuntime> connectionRuntime(const std::string& name) {
+    return connection(name);
+  }
   store::Store& store() { return store_; }
   const catalog::Catalog& catalog() const { return catalog_; }
   void allowCallsBeforeStart() { callsBeforeStart_ = true; }
 
   unsigned short port() const;
   metrics::Registry& metrics() { return metrics_; }
-  const std::vector<std::unique_ptr<LoadedFlow>>& flows() const { return flows_; }
+  // The flows in force (the current set; a reload replaces it).
+  const std::vector<std::unique_ptr<LoadedFlow>>& flows() const { return flowSet()->flows; }
+  std::shared_ptr<const FlowSet> flowSet() const;
+  // This process's worker identity (engine/worker_identity.hpp); set by start().
+  const std::string& identity() const { return identity_; }
   std::string webhookUrl(const LoadedFlow& flow) const;
 
  private:
@@ -88,7 +109,14 @@ class Engine {
   class PacedHttp;
   struct StepFailure;
 
-  ConnectionRuntime& connection(const std::string& name);
+  std::shared_ptr<ConnectionRuntime> connection(const std::string& name);
+  // Parses and validates the flows `config` names (against its connections).
+  std::shared_ptr<FlowSet> buildFlows(const RuntimeConfig& config,
+                                      std::vector<flow::Diagnostic>& diagnostics);
+  // Registers a webhook flow's URL with its service, with a few retries.
+  void subscribeFlow(const LoadedFlow& flow);
+  // Removes a webhook flow's registration (a reload dropped the flow); failures are logged.
+  void unsubscribeFlow(const LoadedFlow& flow);
   void runStep(const LoadedFlow& lf, const flow::Step& step, const store::Claimed& claimed,
                store::RunId run, sdk::Json& outputs);
   void workerLoop(std::string workerId);
@@ -106,10 +134,11 @@ class Engine {
   http::Client http_;
   Budgets budgets_;
   metrics::Registry metrics_;
-  std::vector<std::unique_ptr<LoadedFlow>> flows_;
-  std::map<std::string, LoadedFlow*, std::less<>> byRoute_;
-  std::map<std::string, LoadedFlow*, std::less<>> byId_;
-  std::map<std::string, std::unique_ptr<ConnectionRuntime>, std::less<>> connections_;
+  mutable std::mutex flowsMutex_;
+  std::shared_ptr<const FlowSet> flows_ = std::make_shared<FlowSet>();
+  std::mutex reloadMutex_;
+  std::string identity_;
+  std::map<std::string, std::shared_ptr<ConnectionRuntime>, std::less<>> connections_;
   std::mutex connectionsMutex_;
   std::unique_ptr<http::Server> server_;
   std::vector<std::thread> threads_;

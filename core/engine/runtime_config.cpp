@@ -87,7 +87,7 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
   Parser p{file.string(), diagnostics};
   p.keys(root, "ferry.yaml",
          {"version", "state_dir", "store", "server", "flows", "plugins", "credentials", "limits",
-          "connections"});
+          "connections", "worker_id"});
 
   if (auto v = root["version"]; v && v.Scalar() != "1") {
     diagnostics.push_back({file.string(), yaml::at(v), "unsupported_version",
@@ -95,6 +95,16 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
                            "write `version: 1`"});
   }
   cfg.stateDir = resolve(dir, p.text(root, "state_dir", ".ferry"));
+  cfg.workerId = p.text(root, "worker_id", "");
+  if (auto w = root["worker_id"]; w && w.IsScalar() &&
+      (cfg.workerId.empty() || cfg.workerId.size() > 100 ||
+       cfg.workerId.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789._:-") != std::string::npos)) {
+    p.error(w, "`worker_id:` must be 1 to 100 letters, digits, '.', '_', ':' or '-'",
+            "write e.g. `worker_id: ferry-eu-1`, one distinct id per running `ferry run` (or "
+            "leave it out: the host name and state directory are used)");
+    cfg.workerId.clear();
+  }
   cfg.storeUrl = p.text(root, "store", "sqlite:" + (cfg.stateDir / "ferry.db").string());
 
   if (auto server = root["server"]) {

@@ -29,6 +29,11 @@ struct RuntimeConfig {
   std::vector<std::filesystem::path> pluginDirs;
   std::filesystem::path credentialsFile;       // default: <stateDir>/credentials.enc
   std::filesystem::path keyFile;               // default: <stateDir>/master.key
+  // This process's worker identity: its worker threads are "<workerId>/w<n>", and at start it
+  // releases the leases still held under that identity (a previous run of this same process
+  // that crashed). Must be unique per running `ferry run`. Default (empty here): derived from
+  // the host name and the state directory (engine/worker_identity.hpp).
+  std::string workerId;
   int workers = 4;
   std::chrono::seconds lease{60};
   std::chrono::seconds pollInterval{30};

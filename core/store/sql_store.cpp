@@ -463,6 +463,24 @@ void SqlStore::deadLetter(const Lease& lease, const std::string& reason, const J
   });
 }
 
+std::int64_t SqlStore::releaseLeases(const std::string& ownerPrefix) {
+  require(!ownerPrefix.empty(), "release leases: the worker id prefix is empty");
+  return transact("release leases", Tx::Write, [&](Session& s) {
+    // substr, not LIKE: SQLite's LIKE ignores case and a prefix may hold '%' or '_'.
+    const int length = static_cast<int>(ownerPrefix.size());
+    Statement st(s);
+    st << "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
+          " available_at = $1 WHERE status = 'running' AND substr(lease_owner, 1, $2) = $3",
+        bind(static_cast<I64>(nowUs())), bind(length), bind(ownerPrefix);
+    const std::int64_t released = static_cast<std::int64_t>(st.execute());
+    s << "UPDATE runs SET status = 'interrupted', error = $1, finished_at = $2"
+         " WHERE status = 'running' AND substr(worker_id, 1, $3) = $4",
+        bind(std::string("the worker stopped before the run finished; its event was released")),
+        bind(static_cast<I64>(nowUs())), bind(length), bind(ownerPrefix), now;
+    return released;
+  });
+}
+
 QueueStats SqlStore::queueStats() {
   return transact("queue stats", Tx::Read, [&](Session& s) {
     QueueStats q;

@@ -43,6 +43,7 @@ class SqlStore : public Store {
   void deadLetter(const Lease& lease, const std::string& reason, const Json& request,
                   const Json& response) override;
   QueueStats queueStats() override;
+  std::int64_t releaseLeases(const std::string& ownerPrefix) override;
   std::int64_t purge(TimeUs before) override;
 
   std::optional<JournalEntry> journalGet(EventId eventId, const std::string& stepId) override;

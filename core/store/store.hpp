@@ -301,6 +301,12 @@ class Store {
   virtual void deadLetter(const Lease& lease, const std::string& reason, const Json& request,
                           const Json& response) = 0;
   virtual QueueStats queueStats() = 0;
+  // Hands back at once the events claimed by workers whose id starts with `ownerPrefix`: they
+  // become Queued and available now (attempts kept), and their unfinished runs are marked
+  // "interrupted". For a restarted process that knows its previous incarnation is gone, so its
+  // leases need not wait out their expiry. Other workers' leases are untouched. Returns how
+  // many events were released. Throws Invalid for an empty prefix.
+  virtual std::int64_t releaseLeases(const std::string& ownerPrefix) = 0;
   // Deletes settled events (done, superseded, discarded) received before `before`, with their
   // journal. Their dedupe keys go with them: `before` is the dedupe window. Returns the count.
   virtual std::int64_t purge(TimeUs before) = 0;

@@ -49,7 +49,9 @@ void Scheduler::loop() {
   // A failed cycle is tried again after this back-off, not at every tick.
   std::map<std::string, SysClock::time_point> retryAt;
   while (running_) {
-    for (const auto& lf : engine_.flows()) {
+    // Hold the current set: a reload (SIGHUP) may replace it while a cycle runs.
+    const auto flowSet = engine_.flowSet();
+    for (const auto& lf : flowSet->flows) {
       if (!running_) {
         break;
       }

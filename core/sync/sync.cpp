@@ -371,12 +371,12 @@ Report Cycle::run(const Options& options) {
 
   // Budgets: the cycle's own calls and the repairs' pace take at most `budgetShare` of the
   // target connection's budget.
-  const auto& targetConn = engine_.connectionRuntime(write.connection);
+  const auto targetConn = engine_.connectionRuntime(write.connection);
   const double share = std::clamp(options.budgetShare, 0.01, 1.0);
   const long shareLimit =
-      std::max(1L, static_cast<long>(std::floor(static_cast<double>(targetConn.rateLimit) * share)));
+      std::max(1L, static_cast<long>(std::floor(static_cast<double>(targetConn->rateLimit) * share)));
   report.callsPerSecond = static_cast<double>(shareLimit) /
-                          std::chrono::duration<double>(targetConn.rateInterval).count();
+                          std::chrono::duration<double>(targetConn->rateInterval).count();
   long callsPerRepair = 0;
   for (const auto& step : flow_.flow.steps) {
     if (step.connection == write.connection) {
@@ -396,11 +396,11 @@ Report Cycle::run(const Options& options) {
   auto cancelled = [&] { return options.cancelled && options.cancelled(); };
 
   // 1. List the source: every record (full) or those changed since the stored cursor.
-  const auto& sourceConn = engine_.connectionRuntime(flow_.flow.trigger.connection);
+  const auto sourceConn = engine_.connectionRuntime(flow_.flow.trigger.connection);
   SyncContext sourceCtx(engine_.callContext(flow_.flow.trigger.connection),
                         std::max(1L, static_cast<long>(std::floor(
-                                         static_cast<double>(sourceConn.rateLimit) * share))),
-                        sourceConn.rateInterval, options.cancelled);
+                                         static_cast<double>(sourceConn->rateLimit) * share))),
+                        sourceConn->rateInterval, options.cancelled);
   std::vector<Json> records;
   std::map<std::string, std::size_t> indexOf;
   Json listFilters = {{"maxEvents", 2000}, {"since", "1970-01-01T00:00:00.000Z"}};
@@ -433,7 +433,7 @@ Report Cycle::run(const Options& options) {
   // 2. The target's side. A full cycle pages through every target record once (pages of 500:
   // far fewer calls than one lookup per record) and so also finds orphans; a changed-records
   // cycle looks each record up by its correlated id, else by e-mail or phone.
-  SyncContext targetCtx(engine_.callContext(write.connection), shareLimit, targetConn.rateInterval,
+  SyncContext targetCtx(engine_.callContext(write.connection), shareLimit, targetConn->rateInterval,
                         options.cancelled);
   auto call = [&](sdk::Action& action, const std::string& op, Json input) -> Json {
     const auto entry = catalog.find(op);

@@ -72,6 +72,7 @@ WebhookEventSpec ghlContactUpdated() {
       "Called whenever the specific fields in contact is updated. GHL webhook event "
       "`ContactUpdate` (payload `type` \"ContactUpdate\").";
   ev.spec.recordKey = "id";
+  ev.spec.coalesce = true;
   ev.type = "ContactUpdate";
   ev.spec.output = build::fields(
       build::with(sdk::str("type"), false, "Type."),

@@ -182,6 +182,7 @@ std::vector<TriggerDecl> pollingTriggers() {
       "updatedSince is an assumption). One event per contact version: id@updatedAt.";
   contacts.delivery = Delivery::Poll;
   contacts.recordKey = "id";
+  contacts.coalesce = true;  // each event is the contact's whole current version
   cursorFilters(contacts.input);
   contacts.output = contactSchema();
   contacts.examples = {Example{"since", {{"since", "2026-11-26T00:00:00.000Z"}}, exampleContact()}};

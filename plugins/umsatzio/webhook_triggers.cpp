@@ -31,6 +31,7 @@ struct Kind {
   Schema filters;
   Schema output;
   std::string recordKey = "id";
+  bool coalesce = false;  // each event is a full snapshot of its record (OperationSpec::coalesce)
   Json exampleFilters = Json::object();
   Json examplePayload;
   std::function<Json(const Json& data, Context& ctx)> payload;
@@ -135,6 +136,7 @@ std::vector<Kind> kinds() {
   changed.id = "umsatzio.contact.property_changed";
   changed.event = "changeContactProperty";
   changed.summary = "A watched contact field changed";
+  changed.coalesce = true;
   changed.filters = {propertiesFilter("contact")};
   changed.output = plus(contactSchema(), {changedField(), rawField()});
   changed.exampleFilters = {{"properties", {"phone", "contact_status"}}};
@@ -183,6 +185,7 @@ std::vector<Kind> kinds() {
   dealChanged.id = "umsatzio.deal.property_changed";
   dealChanged.event = "changeDealProperty";
   dealChanged.summary = "A watched deal field changed";
+  dealChanged.coalesce = true;
   dealChanged.filters = {propertiesFilter("deal")};
   dealChanged.output = plus(dealSchema(), {changedField(), contactField(), rawField()});
   dealChanged.exampleFilters = {{"properties", {"deal_value"}}};
@@ -563,6 +566,7 @@ std::vector<TriggerDecl> webhookTriggers() {
     op.output = kind.output;
     op.delivery = Delivery::Webhook;
     op.recordKey = kind.recordKey;
+    op.coalesce = kind.coalesce;
     op.examples = {Example{"delivery", kind.exampleFilters, kind.examplePayload}};
     out.push_back({std::move(op), std::make_unique<WebhookTrigger>(std::move(kind))});
   }

@@ -142,6 +142,11 @@ EVENTS = [
     ("ghl.app.uninstalled", "AppUninstall", "UNINSTALL", "locationId", "The app was uninstalled from a location or company"),
 ]
 
+# Webhook triggers whose every event is a full snapshot of the record its key names, so that
+# queued events of one record coalesce (OperationSpec::coalesce). Note and appointment updates
+# are keyed by their contact: two of them may be two different notes, so they never coalesce.
+COALESCE = {"ghl.contact.updated"}
+
 MAX_DEPTH = 4
 MAX_EXAMPLE_PROPS = 8
 
@@ -430,13 +435,14 @@ def main():
     for fid, name, wire, key, summary in EVENTS:
         ev = gen.event(fid, name, wire, key, summary, events)
         parts.append(("// %s\nWebhookEventSpec %s() {\n" % (name, fn_name(fid))) + "    WebhookEventSpec ev;\n    ev.spec.id = %s;\n    ev.spec.summary = %s;\n"
-                     "    ev.spec.description = %s;\n    ev.spec.recordKey = %s;\n    ev.type = %s;\n"
+                     "    ev.spec.description = %s;\n    ev.spec.recordKey = %s;\n%s    ev.type = %s;\n"
                      "    ev.spec.output = build::fields(%s);\n    ev.spec.examples = {{%s, sdk::Json::object(), %s}};\n"
                      "    return ev;\n}" % (
                          cpp_str(fid), cpp_str(summary),
                          cpp_str((ev["description"] + ". " if ev["description"] else "") +
                                  "GHL webhook event `%s` (payload `type` \"%s\")." % (name, wire)),
-                         cpp_str(key), cpp_str(wire), ",\n".join(ev["outputs"]),
+                         cpp_str(key), "    ev.spec.coalesce = true;\n" if fid in COALESCE else "",
+                         cpp_str(wire), ",\n".join(ev["outputs"]),
                          cpp_str("Example from the GHL docs"), json_literal(ev["example"])))
     calls = "\n".join("  events.push_back(%s());" % fn_name(e[0]) for e in EVENTS)
     text = (HEADER + "\n#include \"operations.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"

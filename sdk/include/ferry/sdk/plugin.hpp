@@ -16,7 +16,7 @@
 #include "ferry/sdk/connector.hpp"
 
 // Bumped whenever a type crossing the plugin boundary changes layout or meaning.
-#define FERRY_SDK_ABI_VERSION 2u
+#define FERRY_SDK_ABI_VERSION 3u
 
 namespace ferry::sdk {
 

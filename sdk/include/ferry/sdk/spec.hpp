@@ -54,6 +54,11 @@ struct OperationSpec {
   // A dotted path into the output that names the record an event or result is about
   // ("id", "contactId"). Events with the same record key run in order.
   std::string recordKey;
+  // Triggers only: every event is a full snapshot of the record its recordKey names, so of
+  // several queued events of one record only the newest needs to run (the older ones are
+  // superseded: "pending updates coalesce"). Leave false when events are facts of their own
+  // (created, deleted, a note or a call keyed by its contact): those must each run.
+  bool coalesce = false;
   bool deprecated = false;
 };
 
