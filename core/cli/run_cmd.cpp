@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/alerts_setup.hpp"
 #include "cli/cli.hpp"
 #include "cli/runtime_setup.hpp"
 #include "engine/engine.hpp"
@@ -46,6 +47,7 @@ void addRunCommands(Cli& cli) {
         return;
       }
       rt->engine->start();
+      auto alerts = startAlerts(*rt);
       log::write(sdk::LogLevel::Info, "ferry is running.",
                  {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
                   {"flows", rt->engine->flows().size()},
@@ -56,6 +58,7 @@ void addRunCommands(Cli& cli) {
       log::write(sdk::LogLevel::Info,
                  sig == SIGHUP ? "Reloading flows and credentials." : "Stopping: draining work.",
                  {{"signal", sig}});
+      alerts.reset();
       rt->engine->stop();
       if (sig != SIGHUP) {
         return;

@@ -228,6 +228,7 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
   std::vector<flow::Diagnostic> diagnostics;
   std::vector<flow::Flow> parsed;
   std::vector<std::string> hashes;
+  std::vector<store::FlowVersion> versions;  // the mapping changelog (ferry flow history)
   for (const auto& file : config_.flowFiles) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
@@ -240,6 +241,8 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
     if (auto f = flow::parseFlow(text.str(), file.string(), diagnostics)) {
       parsed.push_back(std::move(*f));
       hashes.push_back(sha256Hex(text.str()));
+      versions.push_back({parsed.back().id, hashes.back(), std::to_string(parsed.back().version),
+                          file.string(), text.str(), 0});
     }
   }
   flow::validate(parsed, catalog_, &config_.base, diagnostics);
@@ -270,6 +273,14 @@ std::vector<flow::Diagnostic> Engine::loadFlows() {
     byRoute_[lf->flow.id] = lf.get();
     byId_[lf->flow.id] = lf.get();
     flows_.push_back(std::move(lf));
+  }
+  for (const auto& v : versions) {
+    try {
+      store_.recordFlowVersion(v);
+    } catch (const store::StoreError& e) {
+      log::write(sdk::LogLevel::Warn, "A flow version could not be recorded; its history lacks it.",
+                 {{"flow", v.flowId}, {"hash", v.hash}, {"error", e.what()}});
+    }
   }
   return diagnostics;
 }
