@@ -341,12 +341,26 @@ std::vector<Area> build() {
   return all;
 }
 
+// `<status>` stands for digits, an upper-case placeholder (`<GRAPHQL_CODE>`) for upper-case
+// letters, digits and underscores: ghl.http_404 and umsatzio.NOT_ALLOWED match, ghl.http_x and
+// umsatzio.note_typo do not.
 bool matches(std::string_view pattern, std::string_view code) {
   const auto open = pattern.find('<');
   if (open == std::string_view::npos) {
     return pattern == code;
   }
-  return code.size() > open && code.substr(0, open) == pattern.substr(0, open);
+  if (code.size() <= open || code.substr(0, open) != pattern.substr(0, open)) {
+    return false;
+  }
+  const bool digits = pattern.substr(open) == "<status>";
+  for (char c : code.substr(open)) {
+    const bool ok = digits ? (c >= '0' && c <= '9')
+                           : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string cell(std::string_view text) {

@@ -51,10 +51,10 @@ std::vector<Op> script(const std::vector<std::string_view>& a,
   while (i < n || j < m) {
     if (i < n && j < m && a[i] == b[j]) {
       ops.push_back({' ', i++, j++});
-    } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
-      ops.push_back({'+', i, j++});
+    } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+      ops.push_back({'-', i++, j});  // deletions first, as diff -u prints them
     } else {
-      ops.push_back({'-', i++, j});
+      ops.push_back({'+', i, j++});
     }
   }
   return ops;

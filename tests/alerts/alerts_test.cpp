@@ -74,7 +74,7 @@ alerts:
   EXPECT_EQ(a.rules[3].expiresWithin, 7200s);
   EXPECT_EQ(a.rules[3].window, 600s);
   EXPECT_EQ(a.rules[4].flow, "contact-sync");
-  EXPECT_EQ(a.rules[4].at.line, 11);
+  EXPECT_EQ(a.rules[4].at.line, 12);
 }
 
 TEST(AlertsConfig, EveryProblemHasItsPlaceAndHint) {
@@ -239,7 +239,7 @@ TEST_F(MonitorTest, DeadLettersFireOnceThenResolve) {
   EXPECT_EQ(bodies[0]["status"], "firing");
   EXPECT_EQ(bodies[0]["source"], "ferry");
   ASSERT_EQ(bodies[0]["alerts"].size(), 1u);
-  const auto& a = bodies[0]["alerts"][0];
+  const Json a = bodies[0]["alerts"][0];
   EXPECT_EQ(a["alert"], "dlq");
   EXPECT_EQ(a["kind"], "dead_letters");
   EXPECT_EQ(a["status"], "firing");

@@ -275,6 +275,8 @@ TEST(ErrorReference, PatternEntriesMatchTheirVariablePart) {
   EXPECT_EQ(find("ghl", "ghl.http_418")->code, "ghl.http_<status>");
   EXPECT_NE(find("umsatzio", "umsatzio.SOME_CODE"), nullptr);
   EXPECT_EQ(find("ghl", "ghl.no_such_code"), nullptr);
+  EXPECT_EQ(find("ghl", "ghl.http_x"), nullptr);
+  EXPECT_EQ(find("umsatzio", "umsatzio.note_typo"), nullptr);
   EXPECT_EQ(find("nowhere", "usage"), nullptr);
 }
 

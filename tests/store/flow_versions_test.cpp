@@ -39,7 +39,7 @@ TEST_P(StoreTest, FlowHistoryListsTheVersionsThatRanWithTheirRuns) {
   store->beginRun({1, "contacts", "1", "aaa", "w1", 1, t0 + 1 * kSecond});
   store->beginRun({2, "contacts", "1", "aaa", "w1", 1, t0 + 5 * kSecond});
   clock_ += 100 * kSecond;
-  store->recordFlowVersion(version("bbb", "v: 2\n"));
+  store->recordFlowVersion({"contacts", "bbb", "2", "", "v: 2\n", 0});
   store->beginRun({3, "contacts", "2", "bbb", "w1", 1, t0 + 101 * kSecond});
   // Another flow's runs and a version that ran before flow files were kept.
   store->beginRun({4, "notes", "1", "ccc", "w1", 1, t0 + 102 * kSecond});
