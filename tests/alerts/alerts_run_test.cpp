@@ -171,7 +171,7 @@ class FerryRunAlerts : public ::testing::Test {
                                           "  interval_seconds: 1\n"
                                           "  webhook: {url: \""
                                        << receiver_.url()
-                                       << "\", initial_backoff_ms: 50}\n"
+                                       << "\", initial_backoff_ms: 50, timeout_ms: 30000}\n"
                                           "  rules:\n"
                                           "    - {name: dlq, kind: dead_letters, threshold: 0}\n"
                                           "    - {name: stale, kind: queue_age, threshold: 3600}\n";
