@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+# setup.sh installed promtool: the promtool checks (tests/alerts) must run, not skip.
+export FERRY_REQUIRE_PROMTOOL=1
 
 # A throwaway PostgreSQL cluster, only if the tests have not been given one.
 if [ -z "${FERRY_TEST_PG:-}" ]; then

@@ -55,5 +55,8 @@ void addConnectionCommands(Cli& cli);
 void addConnectionFieldsCommand(Cli& cli, CLI::App* connection);
 void addSandboxCommands(Cli& cli);
 void addDemoCommand(Cli& cli);
+void addErrorsCommands(Cli& cli);
+// `ferry flow history`: added to the `flow` group made by addFlowCommands.
+void addFlowHistoryCommand(Cli& cli);
 
 }  // namespace ferry::core::cli

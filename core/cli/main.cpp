@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   cli::addConnectionCommands(cli);
   cli::addSandboxCommands(cli);
   cli::addDemoCommand(cli);
+  cli::addErrorsCommands(cli);
+  cli::addFlowHistoryCommand(cli);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/alerts_setup.hpp"
 #include "cli/cli.hpp"
 #include "cli/runtime_setup.hpp"
 #include "engine/engine.hpp"
@@ -49,6 +50,7 @@ void addRunCommands(Cli& cli) {
     rt->engine->start();
     sync::Scheduler syncScheduler(*rt->engine);  // `schedule:` of the flows (docs/sync.md)
     syncScheduler.start();
+    auto alerts = startAlerts(*rt);  // `alerts:` of ferry.yaml (docs/alerts.md)
     log::write(sdk::LogLevel::Info, "ferry is running.",
                {{"listen", rt->config.bind + ":" + std::to_string(rt->engine->port())},
                 {"flows", rt->engine->flows().size()},
@@ -60,6 +62,7 @@ void addRunCommands(Cli& cli) {
       const int sig = waitForSignal();
       if (sig != SIGHUP) {
         log::write(sdk::LogLevel::Info, "Stopping: draining work.", {{"signal", sig}});
+        alerts.reset();
         syncScheduler.stop();
         rt->engine->stop();
         return;

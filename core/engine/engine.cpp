@@ -256,6 +256,7 @@ std::shared_ptr<FlowSet> Engine::buildFlows(const RuntimeConfig& config,
                                             std::vector<flow::Diagnostic>& diagnostics) {
   std::vector<flow::Flow> parsed;
   std::vector<std::string> hashes;
+  std::vector<store::FlowVersion> versions;  // the mapping changelog (ferry flow history)
   for (const auto& file : config.flowFiles) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
@@ -268,6 +269,8 @@ std::shared_ptr<FlowSet> Engine::buildFlows(const RuntimeConfig& config,
     if (auto f = flow::parseFlow(text.str(), file.string(), diagnostics)) {
       parsed.push_back(std::move(*f));
       hashes.push_back(sha256Hex(text.str()));
+      versions.push_back({parsed.back().id, hashes.back(), std::to_string(parsed.back().version),
+                          file.string(), text.str(), 0});
     }
   }
   flow::validate(parsed, catalog_, &config.base, diagnostics);
@@ -296,6 +299,14 @@ std::shared_ptr<FlowSet> Engine::buildFlows(const RuntimeConfig& config,
     set->byRoute[lf->flow.id] = lf.get();
     set->byId[lf->flow.id] = lf.get();
     set->flows.push_back(std::move(lf));
+  }
+  for (const auto& v : versions) {
+    try {
+      store_.recordFlowVersion(v);
+    } catch (const store::StoreError& e) {
+      log::write(sdk::LogLevel::Warn, "A flow version could not be recorded; its history lacks it.",
+                 {{"flow", v.flowId}, {"hash", v.hash}, {"error", e.what()}});
+    }
   }
   return set;
 }

@@ -87,7 +87,7 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
   Parser p{file.string(), diagnostics};
   p.keys(root, "ferry.yaml",
          {"version", "state_dir", "store", "server", "flows", "plugins", "credentials", "limits",
-          "connections", "worker_id"});
+          "connections", "worker_id", "alerts"});
 
   if (auto v = root["version"]; v && v.Scalar() != "1") {
     diagnostics.push_back({file.string(), yaml::at(v), "unsupported_version",
@@ -210,6 +210,9 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
       }
       cfg.connections[it->first.Scalar()] = rt;
     }
+  }
+  if (auto alerts = root["alerts"]) {
+    cfg.alerts = alerts::parseAlerts(alerts, file.string(), diagnostics);
   }
   return cfg;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/config.hpp"
 #include "engine/retry.hpp"
 #include "flow/config.hpp"
 #include "flow/diagnostic.hpp"
@@ -46,6 +47,7 @@ struct RuntimeConfig {
     std::string bucketSetting;                     // setting naming the bucket (location_id)
   };
   std::map<std::string, ConnectionRuntime, std::less<>> connections;
+  alerts::Config alerts;  // `alerts:` (docs/alerts.md)
 };
 
 // Parses ferry.yaml: the connections through flow::parseConfig, the rest here. Relative paths

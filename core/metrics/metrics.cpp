@@ -100,9 +100,12 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
 Registry::Counter& Registry::counter(const std::string& name, const std::string& help,
                                      const Labels& labels) {
   std::lock_guard lock(mutex_);
-  auto& slot = family(name, help, "counter").counters[renderLabels(labels)];
+  auto& f = family(name, help, "counter");
+  const auto key = renderLabels(labels);
+  auto& slot = f.counters[key];
   if (!slot) {
     slot = std::make_unique<Counter>();
+    f.labelSets[key] = labels;
   }
   return *slot;
 }
@@ -110,9 +113,12 @@ Registry::Counter& Registry::counter(const std::string& name, const std::string&
 Registry::Gauge& Registry::gauge(const std::string& name, const std::string& help,
                                  const Labels& labels) {
   std::lock_guard lock(mutex_);
-  auto& slot = family(name, help, "gauge").gauges[renderLabels(labels)];
+  auto& f = family(name, help, "gauge");
+  const auto key = renderLabels(labels);
+  auto& slot = f.gauges[key];
   if (!slot) {
     slot = std::make_unique<Gauge>();
+    f.labelSets[key] = labels;
   }
   return *slot;
 }
@@ -126,6 +132,23 @@ Registry::Histogram& Registry::histogram(const std::string& name, const std::str
     slot = std::make_unique<Histogram>(bounds);
   }
   return *slot;
+}
+
+std::vector<Registry::Sample> Registry::values(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Sample> out;
+  const auto it = families_.find(name);
+  if (it == families_.end()) {
+    return out;
+  }
+  const auto& f = it->second;
+  for (const auto& [key, c] : f.counters) {
+    out.push_back({f.labelSets.at(key), c->value()});
+  }
+  for (const auto& [key, g] : f.gauges) {
+    out.push_back({f.labelSets.at(key), g->value()});
+  }
+  return out;
 }
 
 std::string Registry::render() const {

@@ -52,6 +52,14 @@ class Registry {
 
   std::string render() const;
 
+  // The current value of every series of a counter or gauge family, with its labels; empty when
+  // the family does not exist (yet). For the alert rules (core/alerts).
+  struct Sample {
+    Labels labels;
+    double value = 0;
+  };
+  std::vector<Sample> values(const std::string& name) const;
+
  private:
   struct Family {
     std::string help;
@@ -59,6 +67,7 @@ class Registry {
     std::map<std::string, std::unique_ptr<Counter>> counters;  // key: rendered labels
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
+    std::map<std::string, Labels> labelSets;  // rendered -> parsed, for values()
   };
   Family& family(const std::string& name, const std::string& help, const std::string& type);
 

@@ -113,6 +113,19 @@ const std::vector<Migration>& migrations() {
            " updated_at BIGINT NOT NULL,"
            " PRIMARY KEY (plugin, conn, state_key))",
        }},
+      {3,
+       "flow versions: each flow file's content per hash (the mapping changelog)",
+       {
+           "CREATE TABLE flow_versions ("
+           " flow_id TEXT NOT NULL,"
+           " flow_hash TEXT NOT NULL,"
+           " flow_version TEXT NOT NULL,"
+           " path TEXT NOT NULL DEFAULT '',"
+           " content TEXT NOT NULL,"
+           " recorded_at BIGINT NOT NULL,"
+           " PRIMARY KEY (flow_id, flow_hash))",
+           "CREATE INDEX runs_flow_hash ON runs (flow_id, flow_hash)",
+       }},
   };
   return all;
 }

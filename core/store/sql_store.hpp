@@ -85,6 +85,11 @@ class SqlStore : public Store {
   std::optional<Run> getRun(RunId run) override;
   std::vector<Run> listRuns(const RunFilter& filter) override;
 
+  void recordFlowVersion(const FlowVersion& version) override;  // flow_versions.cpp
+  std::optional<FlowVersion> getFlowVersion(const std::string& flowId,
+                                            const std::string& hash) override;
+  std::vector<FlowVersionUse> flowHistory(const std::string& flowId) override;
+
   std::optional<std::string> stateGet(const std::string& plugin, const std::string& connection,
                                       const std::string& key) override;
   void statePut(const std::string& plugin, const std::string& connection, const std::string& key,

@@ -250,6 +250,29 @@ struct RunFilter {
   int limit = 50;
 };
 
+// ---- flow versions (the mapping changelog) ----------------------------------------------------
+
+// One flow file's content as the runtime loaded it, kept once per (flowId, hash).
+struct FlowVersion {
+  std::string flowId;
+  std::string hash;     // sha256 of content: the runs' flow_hash
+  std::string version;  // the flow's `version:`
+  std::string path;     // the file it was loaded from
+  std::string content;  // the file's bytes
+  TimeUs recordedAt = 0;  // when it was first loaded
+};
+
+// One version of a flow in its history: the runs that ran it.
+struct FlowVersionUse {
+  std::string hash;
+  std::string version;
+  TimeUs recordedAt = 0;  // first loaded; 0 when only runs know the version
+  std::int64_t runs = 0;
+  TimeUs firstRunAt = 0;  // 0 when it never ran
+  TimeUs lastRunAt = 0;
+  bool hasContent = false;  // false for versions that ran before flow_versions existed
+};
+
 // ---- the store ------------------------------------------------------------------------------
 
 struct Options {
@@ -368,6 +391,14 @@ class Store {
                          TimeUs finishedAt = 0) = 0;
   virtual std::optional<Run> getRun(RunId run) = 0;
   virtual std::vector<Run> listRuns(const RunFilter& filter) = 0;
+
+  // Flow versions. recordFlowVersion keeps the first record of (flowId, hash) and ignores
+  // repeats. flowHistory lists the versions that were loaded or ran, newest first (by last run,
+  // then by first load).
+  virtual void recordFlowVersion(const FlowVersion& version) = 0;
+  virtual std::optional<FlowVersion> getFlowVersion(const std::string& flowId,
+                                                    const std::string& hash) = 0;
+  virtual std::vector<FlowVersionUse> flowHistory(const std::string& flowId) = 0;
 
   // Plugin state (key-value per plugin and connection), the backing of sdk::State.
   virtual std::optional<std::string> stateGet(const std::string& plugin,

@@ -1,0 +1,283 @@
+// `ferry run` with alert rules: a dead letter already in the store fires an alert that a receiver
+// on 127.0.0.1 gets; /metrics shows it, and promtool accepts /metrics and docs/prometheus's rules.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "store/store.hpp"
+
+extern char** environ;
+
+namespace ferry::core::alerts {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using sdk::Json;
+
+const std::string kFerry = std::string(FERRY_BINARY_DIR) + "/bin/ferry";
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Polls every 100 ms until `ready` holds or `timeout` passes.
+bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) {
+      return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return ready();
+}
+
+// Runs a program to its end (bounded), stdin from `input`; returns exit status and output.
+struct Ran {
+  int status = -1;
+  std::string out;
+};
+Ran runWithInput(const std::vector<std::string>& argv, const std::string& input,
+                 const fs::path& scratch) {
+  const auto in = scratch / "stdin";
+  const auto out = scratch / "stdout";
+  std::ofstream(in, std::ios::binary) << input;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  Ran r;
+  if (rc != 0) {
+    r.out = "cannot start " + argv[0];
+    return r;
+  }
+  int status = 0;
+  for (int i = 0; i < 1200 && waitpid(pid, &status, WNOHANG) != pid; ++i) {
+    std::this_thread::sleep_for(50ms);
+    if (i == 1199) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+  }
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  return r;
+}
+
+// The path of promtool, or "" when it is not installed.
+std::string promtool() {
+  for (const auto* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+    const auto p = fs::path(dir) / "promtool";
+    if (fs::exists(p)) {
+      return p.string();
+    }
+  }
+  return "";
+}
+
+// Skips (or, under FERRY_REQUIRE_PROMTOOL=1 as in CI, fails) without promtool.
+#define REQUIRE_PROMTOOL(path)                                                                  \
+  const std::string path = promtool();                                                          \
+  if (path.empty()) {                                                                           \
+    const char* required = std::getenv("FERRY_REQUIRE_PROMTOOL");                               \
+    if (required != nullptr && std::string(required) == "1") {                                  \
+      FAIL() << "promtool is not installed but FERRY_REQUIRE_PROMTOOL=1 (scripts/setup.sh "     \
+                "installs Debian's prometheus package)";                                        \
+    }                                                                                           \
+    GTEST_SKIP() << "promtool is not installed (Debian package `prometheus`; "                  \
+                    "scripts/setup.sh installs it): skipping the promtool check";               \
+  }
+
+class Receiver {
+ public:
+  Receiver() {
+    http::ServerOptions options;
+    options.port = 0;
+    http::Routes routes;
+    routes.webhook = [this](const std::string&, const sdk::WebhookRequest& request) {
+      std::lock_guard lock(mutex_);
+      bodies_.push_back(Json::parse(request.body));
+      return http::Reply{200, "application/json", "{}", {}};
+    };
+    server_ = std::make_unique<http::Server>(options, routes);
+    server_->start();
+  }
+  ~Receiver() { server_->stop(); }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/hooks/alerts";
+  }
+  std::vector<Json> bodies() {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Json> bodies_;
+  std::unique_ptr<http::Server> server_;
+};
+
+class FerryRunAlerts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("ferry-alerts-run-" + std::to_string(rd()));
+    fs::create_directories(dir_ / "state");
+    {
+      auto store = store::Store::open("sqlite://" + (dir_ / "state" / "ferry.db").string());
+      store::NewEvent e;
+      e.source = "test";
+      e.sourceEventId = "e1";
+      e.flowId = "contacts";
+      e.triggerOp = "umsatzio.contact.created";
+      store->enqueue(e);
+      const auto claimed = store->claim("w1", {});
+      ASSERT_EQ(claimed.size(), 1u);
+      store->deadLetter(claimed[0].lease, "create: refused", Json::object(), Json::object());
+    }
+    std::ofstream(dir_ / "ferry.yaml") << "version: 1\n"
+                                          "state_dir: state\n"
+                                          "server: {bind: 127.0.0.1, port: 0}\n"
+                                          "alerts:\n"
+                                          "  interval_seconds: 1\n"
+                                          "  webhook: {url: \""
+                                       << receiver_.url()
+                                       << "\", initial_backoff_ms: 50, timeout_ms: 30000}\n"
+                                          "  rules:\n"
+                                          "    - {name: dlq, kind: dead_letters, threshold: 0}\n"
+                                          "    - {name: stale, kind: queue_age, threshold: 3600}\n";
+    start();
+  }
+
+  void TearDown() override {
+    stop();
+    fs::remove_all(dir_);
+  }
+
+  void start() {
+    const auto err = dir_ / "ferry.stderr";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> argv = {kFerry, "--log-level", "info", "run", "--config",
+                                     (dir_ / "ferry.yaml").string()};
+    std::vector<char*> args;
+    for (auto& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    ASSERT_EQ(posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    const std::string marker = "ferry: listening on 127.0.0.1:";
+    ASSERT_TRUE(waitUntil([&] { return slurp(err).find(marker) != std::string::npos; }, 30s))
+        << slurp(err);
+    const auto text = slurp(err);
+    port_ = static_cast<unsigned short>(std::stoi(text.substr(text.find(marker) + marker.size())));
+  }
+
+  void stop() {
+    if (pid_ <= 0) {
+      return;
+    }
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 400 && waitpid(pid_, &status, WNOHANG) != pid_; ++i) {
+      std::this_thread::sleep_for(50ms);
+      if (i == 399) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+      }
+    }
+    pid_ = -1;
+  }
+
+  std::string metrics() {
+    sdk::HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/metrics";
+    const auto res = client_.send(req);
+    EXPECT_EQ(res.status, 200);
+    return res.body;
+  }
+
+  Receiver receiver_;
+  http::Client client_;
+  fs::path dir_;
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+};
+
+TEST_F(FerryRunAlerts, ADeadLetterFiresOnceToTheWebhookAndTheLog) {
+  ASSERT_TRUE(waitUntil([&] { return !receiver_.bodies().empty(); }, 30s))
+      << slurp(dir_ / "ferry.stderr");
+  const auto first = receiver_.bodies().front();
+  EXPECT_EQ(first["status"], "firing");
+  ASSERT_EQ(first["alerts"].size(), 1u);
+  EXPECT_EQ(first["alerts"][0]["alert"], "dlq");
+  EXPECT_EQ(first["alerts"][0]["value"], 1);
+  ASSERT_TRUE(waitUntil(
+      [&] { return metrics().find("ferry_alerts_firing{alert=\"dlq\"} 1") != std::string::npos; },
+      10s));
+  EXPECT_THAT(metrics(), HasSubstr("ferry_alerts_firing{alert=\"stale\"} 0"));
+  // Later evaluations (interval 1 s) send nothing new: the alert is still firing, not new.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(receiver_.bodies().size(), 1u);
+  stop();
+  EXPECT_THAT(slurp(dir_ / "ferry.stderr"), HasSubstr("An alert is firing."));
+}
+
+TEST_F(FerryRunAlerts, PromtoolAcceptsMetrics) {
+  REQUIRE_PROMTOOL(tool);
+  ASSERT_TRUE(waitUntil(
+      [&] { return metrics().find("ferry_alerts_firing{alert=\"dlq\"} 1") != std::string::npos; },
+      30s))
+      << slurp(dir_ / "ferry.stderr");
+  const auto text = metrics();
+  const auto r = runWithInput({tool, "check", "metrics"}, text, dir_);
+  EXPECT_EQ(r.status, 0) << r.out << "\n--- /metrics ---\n" << text;
+}
+
+TEST(PrometheusRules, PromtoolAcceptsTheAlertingRules) {
+  REQUIRE_PROMTOOL(tool);
+  const fs::path rules = fs::path(FERRY_SOURCE_DIR) / "docs/prometheus/ferry-rules.yml";
+  ASSERT_TRUE(fs::exists(rules));
+  const auto scratch = fs::temp_directory_path() / ("ferry-promtool-" + std::to_string(getpid()));
+  fs::create_directories(scratch);
+  const auto r = runWithInput({tool, "check", "rules", rules.string()}, "", scratch);
+  fs::remove_all(scratch);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("SUCCESS"));
+}
+
+}  // namespace
+}  // namespace ferry::core::alerts
