@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package ferry needs to build, test and run its demo.
+# Installs every Debian package ferry needs to build, test and run its demo (clang and its
+# compiler-rt for the libFuzzer targets, openssl for the TLS tests' certificates).
 # Idempotent: packages already present are left as they are.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
   nlohmann-json3-dev libssl-dev libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-client sqlite3 curl procps
+  clang libclang-rt-14-dev openssl
 )
 # Node.js runs the official GHL SDK in a contract test. Some images ship a Node.js that
 # bundles npm and conflicts with Debian's npm package: only ask apt for what is missing.

@@ -29,6 +29,7 @@ struct RuntimeConfig {
   std::vector<std::filesystem::path> pluginDirs;
   std::filesystem::path credentialsFile;       // default: <stateDir>/credentials.enc
   std::filesystem::path keyFile;               // default: <stateDir>/master.key
+  std::filesystem::path tlsCaFile;             // tls.ca_file: extra CA bundle, empty = system
   int workers = 4;
   std::chrono::seconds lease{60};
   std::chrono::seconds pollInterval{30};
