@@ -14,6 +14,7 @@
 
 #include "operations.hpp"
 #include "support.hpp"
+#include "webhook.hpp"
 
 namespace {
 
@@ -51,21 +52,19 @@ std::string sign(EVP_PKEY* key, const EVP_MD* md, std::string_view body) {
 }
 
 struct Fixture {
-  std::unique_ptr<sdk::Connector> connector = plugins::ghl::createGhlConnector();
-  std::vector<std::string> triggers;
+  std::map<std::string, std::unique_ptr<plugins::ghl::WebhookTrigger>> triggers;  // by id
+  std::vector<std::string> ids;
   std::map<std::string, std::string> byType;  // GHL's payload `type` -> trigger id
   EVP_PKEY* ed = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   EVP_PKEY* rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(1024));
   sdk::Connection connection;
   fuzz::FixedClock clock;
   Fixture() {
-    for (const auto& op : connector->spec().operations) {
-      if (op.kind == sdk::OperationKind::Trigger) {
-        triggers.push_back(op.id);
-      }
-    }
-    for (const auto& event : plugins::ghl::webhookEvents()) {
-      byType[event.type] = event.spec.id;
+    for (auto& event : plugins::ghl::webhookEvents()) {
+      const std::string id = event.spec.id;
+      byType[event.type] = id;
+      ids.push_back(id);
+      triggers[id] = std::make_unique<plugins::ghl::WebhookTrigger>(std::move(event));
     }
     connection.name = "ghl_fuzz";
     connection.plugin = "ghl";
@@ -89,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Fixture& f = fixture();
   fuzz::Input in(data, size);
   const std::uint8_t choice = in.byte();
-  std::string id = f.triggers[choice % f.triggers.size()];
+  std::string id = f.ids[choice % f.ids.size()];
 
   sdk::WebhookRequest request;
   request.method = "POST";
@@ -114,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       id = it->second;
     }
   }
-  sdk::Trigger* trigger = f.connector->trigger(id);
+  sdk::Trigger* trigger = f.triggers.at(id).get();
   const sdk::Json filters =
       (choice & 16) != 0 ? sdk::Json{{"locationId", "loc-1"}} : sdk::Json::object();
 

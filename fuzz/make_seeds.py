@@ -55,7 +55,8 @@ connectors = {c["id"]: c for c in catalog["connectors"]}
 ghl_events = json.load(open(os.path.join(ROOT, "tests", "plugins", "ghl", "data",
                                          "webhook-events.extracted.json")))["events"]
 for name, event in sorted(ghl_events.items()):
-    example = event.get("example") if isinstance(event, dict) else None
+    examples = event.get("examples") if isinstance(event, dict) else None
+    example = examples[0] if isinstance(examples, list) and examples else None
     if not isinstance(example, dict):
         example = {}
     example = dict(example)
