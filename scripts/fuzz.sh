@@ -21,7 +21,7 @@ declare -A dicts=([flow_fuzz]=flow [expr_fuzz]=expr [ghl_webhook_fuzz]=json
 
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j"${FERRY_FUZZ_JOBS:-2}"
+cmake --build --preset fuzz -j"${FERRY_FUZZ_JOBS:-2}" --target "${targets[@]}"
 
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
