@@ -4,7 +4,7 @@
 # directory). Fails when a target crashes, leaks or trips a sanitizer; the crashing input is left
 # in build/fuzz/crashes/<target>/ — add it to the corpus and a regression test in tests/.
 #
-#   scripts/fuzz.sh                 every target, FERRY_FUZZ_SECONDS (default 30) each
+#   scripts/fuzz.sh                 the default targets, FERRY_FUZZ_SECONDS (default 30) each
 #   scripts/fuzz.sh expr_fuzz ...   only those targets
 #   FERRY_FUZZ_MERGE=1 ...          afterwards, merge the new coverage into fuzz/corpus/
 set -euo pipefail
@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 seconds="${FERRY_FUZZ_SECONDS:-30}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(flow_fuzz expr_fuzz ghl_webhook_fuzz umsatzio_webhook_fuzz ghl_rest_fuzz
-           umsatzio_graphql_fuzz)
+  # flow_fuzz, ghl_rest_fuzz and umsatzio_graphql_fuzz are written but have not been built and run
+  # yet (the session that wrote them ran out of machine time): name them explicitly to run them,
+  # and add them here once they have run clean for a few minutes.
+  targets=(expr_fuzz ghl_webhook_fuzz umsatzio_webhook_fuzz)
 fi
 declare -A dicts=([flow_fuzz]=flow [expr_fuzz]=expr [ghl_webhook_fuzz]=json
                   [umsatzio_webhook_fuzz]=json [ghl_rest_fuzz]=json [umsatzio_graphql_fuzz]=json)
