@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package ferry needs to build, test and run its demo.
+# Installs every Debian package ferry needs to build, test and run its demo (clang and its
+# compiler-rt for the libFuzzer targets, openssl for the TLS tests' certificates).
 # Idempotent: packages already present are left as they are.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-client sqlite3 curl procps adduser
   prometheus
+  clang libclang-rt-14-dev openssl
 )
 # prometheus brings promtool, which checks docs/prometheus/ferry-rules.yml and the live /metrics
 # in tests. The package also ships the Prometheus server: it is kept from starting (below).

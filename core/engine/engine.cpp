@@ -203,7 +203,15 @@ struct Engine::StepFailure {
 
 Engine::Engine(RuntimeConfig config, const catalog::Catalog& catalog, store::Store& store,
                secrets::CredentialsFile* credentials)
-    : config_(std::move(config)), catalog_(catalog), store_(store), credentials_(credentials) {}
+    : config_(std::move(config)),
+      catalog_(catalog),
+      store_(store),
+      credentials_(credentials),
+      http_([this] {
+        http::ClientOptions options;
+        options.caFile = config_.tlsCaFile.string();
+        return options;
+      }()) {}
 
 Engine::~Engine() { stop(); }
 

@@ -87,7 +87,7 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
   Parser p{file.string(), diagnostics};
   p.keys(root, "ferry.yaml",
          {"version", "state_dir", "store", "server", "flows", "plugins", "credentials", "limits",
-          "connections", "worker_id", "alerts"});
+          "connections", "worker_id", "alerts", "tls"});
 
   if (auto v = root["version"]; v && v.Scalar() != "1") {
     diagnostics.push_back({file.string(), yaml::at(v), "unsupported_version",
@@ -147,6 +147,17 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
   }
   cfg.credentialsFile = cfg.stateDir / "credentials.enc";
   cfg.keyFile = cfg.stateDir / "master.key";
+  // Certificates are always verified; `tls.ca_file` adds a CA (a private one, a sandbox's).
+  if (auto tls = root["tls"]) {
+    if (!tls.IsMap()) {
+      p.error(tls, "`tls:` must be a mapping", "write `tls: {ca_file: certs/private-ca.pem}`");
+    } else {
+      p.keys(tls, "tls", {"ca_file"});
+      if (const std::string ca = p.text(tls, "ca_file", ""); !ca.empty()) {
+        cfg.tlsCaFile = resolve(dir, ca);
+      }
+    }
+  }
   if (auto creds = root["credentials"]) {
     if (!creds.IsMap()) {
       p.error(creds, "`credentials:` must be a mapping",

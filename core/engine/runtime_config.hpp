@@ -35,6 +35,7 @@ struct RuntimeConfig {
   // that crashed). Must be unique per running `ferry run`. Default (empty here): derived from
   // the host name and the state directory (engine/worker_identity.hpp).
   std::string workerId;
+  std::filesystem::path tlsCaFile;             // tls.ca_file: extra CA bundle, empty = system
   int workers = 4;
   std::chrono::seconds lease{60};
   std::chrono::seconds pollInterval{30};

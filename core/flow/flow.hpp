@@ -31,6 +31,13 @@ struct Template {
 // A mapped value under `with:` (and the like): a YAML literal, a template, or a mapping or
 // sequence of further values.
 struct Value {
+  // Declared here, defined in value.cpp: with `members` holding pairs of the still incomplete
+  // Value, clang with libstdc++ cannot instantiate the implicit ones (the fuzz preset).
+  Value();
+  ~Value();
+  Value(Value&&) noexcept;
+  Value& operator=(Value&&) noexcept;
+
   enum Kind { Literal, Text, Object, Array };
   Kind kind = Literal;
   Json literal;                                        // Literal

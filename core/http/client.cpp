@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -21,7 +22,7 @@ Poco::Net::Context::Ptr makeTlsContext(const ClientOptions& options) {
   // VERIFY_STRICT also checks the host name for loopback peers (cpp-stack.md #19).
   const auto mode = options.verifyTls ? Context::VERIFY_STRICT : Context::VERIFY_NONE;
   return new Context(Context::TLS_CLIENT_USE, "", "", options.caFile, mode, 9,
-                     options.caFile.empty(), "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH");
+                     true, "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH");
 }
 
 }  // namespace
@@ -113,6 +114,13 @@ sdk::HttpResponse Client::send(const sdk::HttpRequest& request) {
       return out;
     } catch (const Poco::TimeoutException& e) {
       throw sdk::TransportError("Request to " + key + " timed out: " + e.displayText());
+    } catch (const Poco::Net::SSLException& e) {
+      // Certificates are verified by default; name the fix instead of only OpenSSL's words.
+      throw sdk::TransportError(
+          "TLS handshake with " + key + " failed (the certificate was not accepted?): " +
+          e.displayText() +
+          ". A server whose certificate comes from a private CA needs that CA in `tls.ca_file` "
+          "(ferry.yaml, docs/config.md).");
     } catch (const Poco::Exception& e) {
       if (reused && attempt == 0) {
         continue;

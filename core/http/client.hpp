@@ -15,7 +15,7 @@ class HTTPClientSession;
 namespace ferry::core::http {
 
 struct ClientOptions {
-  std::string caFile;        // extra CA bundle for https (a self-signed sandbox), empty = system
+  std::string caFile;        // extra CA bundle for https (a self-signed sandbox), beside the system CAs
   bool verifyTls = true;     // certificates and host names are verified unless switched off
   std::size_t maxIdlePerHost = 8;
 };

@@ -37,10 +37,16 @@ bool flag(sdk::Context& ctx, const char* name) {
 
 // GHL's `timestamp`: an ISO-8601 UTC string, or Unix time in seconds or milliseconds.
 std::optional<Clock::time_point> parseTimestamp(const sdk::Json& value) {
+  // system_clock counts nanoseconds in 64 bits: about ±292 years around 1970. A time outside
+  // ±250 years is no webhook's timestamp; converting it would overflow (found by fuzzing).
+  constexpr double kMaxSeconds = 250.0 * 365 * 24 * 3600;
   if (value.is_number()) {
     const double number = value.get<double>();
-    const auto ms = static_cast<long long>(number > 1e12 ? number : number * 1000);
-    return Clock::time_point(std::chrono::milliseconds(ms));
+    const double ms = number > 1e12 ? number : number * 1000;
+    if (!(ms > -kMaxSeconds * 1000 && ms < kMaxSeconds * 1000)) {
+      return std::nullopt;
+    }
+    return Clock::time_point(std::chrono::milliseconds(static_cast<long long>(ms)));
   }
   if (!value.is_string()) {
     return std::nullopt;
@@ -58,6 +64,10 @@ std::optional<Clock::time_point> parseTimestamp(const sdk::Json& value) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   const std::time_t seconds = timegm(&tm);
+  if (seconds == static_cast<std::time_t>(-1) || static_cast<double>(seconds) <= -kMaxSeconds ||
+      static_cast<double>(seconds) >= kMaxSeconds) {
+    return std::nullopt;
+  }
   return Clock::from_time_t(seconds) + std::chrono::milliseconds(millis);
 }
 
