@@ -153,6 +153,11 @@ class Engine::CallContext : public sdk::Context {
  public:
   CallContext(Engine& engine, ConnectionRuntime& conn)
       : engine_(engine), conn_(conn), http_(engine, conn), logger_(conn.connection.plugin) {}
+  // Keeps the connection alive for the context's lifetime (a reload may replace it).
+  CallContext(Engine& engine, std::shared_ptr<ConnectionRuntime> conn)
+      : CallContext(engine, *conn) {
+    keep_ = std::move(conn);
+  }
 
   const sdk::Connection& connection() override { return conn_.connection; }
   sdk::HttpClient& http() override { return http_; }
@@ -187,6 +192,7 @@ class Engine::CallContext : public sdk::Context {
   PacedHttp http_;
   log::PluginLogger logger_;
   SystemClock clock_;
+  std::shared_ptr<ConnectionRuntime> keep_;
 };
 
 // Why a step did not finish, and what to do about it.
