@@ -92,6 +92,14 @@ std::vector<Area> build() {
             "creates the file."},
            {"empty_secret", "`ferry connection add --secret` read nothing on standard input.",
             "Pipe the value in: `printenv GHL_TOKEN | ferry connection add ...`."},
+           {"not_syncable", "`ferry sync` was given a flow it cannot reconcile: its trigger "
+                            "has no source listing or no step writes the target record.",
+            "docs/sync.md lists what a syncable flow needs (an Umsatz-io contact trigger and a "
+            "GHL contact write step)."},
+           {"sync_failed", "A sync cycle could not read the source or the target (network, "
+                           "auth, rate limit exhausted); nothing of the cycle was written.",
+            "Check the connections with `ferry connection check <name>` and run the cycle "
+            "again; the cursor has not moved."},
            {"unknown_connection", "The named connection is not defined in the config.",
             "Add it under `connections:`; `ferry connection list` shows the defined ones."},
            {"unknown_plugin", "No loaded plugin has this id.",
