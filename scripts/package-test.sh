@@ -253,7 +253,6 @@ start_service() {
   pids+=("$service_pid")
 }
 
-listening_count() { grep -c "ferry: listening on 127.0.0.1:" "$tmp/service.log" 2>/dev/null || true; }
 # Waits for the n-th "listening" line; sets $port.
 wait_listening() {
   local n="$1"
@@ -304,8 +303,11 @@ reload="${u_reload//\$MAINPID/$service_pid}"
 say "reloading with the unit's ExecReload: $reload"
 read -r -a reload_argv <<<"$reload"
 "${reload_argv[@]}"
-wait_listening 2
-grep -q "with 1 flow(s)" "$tmp/service.log" || fail "the reload did not load the flow"
+# A reload swaps the flows under the running server (same process, same port): wait for its line.
+wait_for 60 bash -c "grep -q 'ferry: reloaded 1 flow(s)' '$tmp/service.log' || grep -q 'reload refused' '$tmp/service.log' || ! kill -0 $service_pid" ||
+  fail "ferry did not answer the reload"
+kill -0 "$service_pid" 2>/dev/null || fail "ferry run exited on the reload"
+grep -q "ferry: reloaded 1 flow(s)" "$tmp/service.log" || fail "the reload did not load the flow"
 wait_for 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:$port/readyz)\" = 200 ]" ||
   fail "/readyz did not answer 200 after the reload"
 # The flow subscribed its webhook with Umsatz-io at start.
