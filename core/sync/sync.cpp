@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "alerts/monitor.hpp"
 #include "engine/budget.hpp"
 #include "ferry/sdk/errors.hpp"
 #include "ferry/sdk/validate.hpp"
@@ -312,12 +313,8 @@ std::optional<Json> lastCycle(store::Store& store, const std::string& flowId) {
 }
 
 void publish(metrics::Registry& metrics, const std::string& flowId, const Json& summary) {
-  metrics
-      .gauge("ferry_sync_drift",
-             "Records the flow's last sync cycle found drifted (missing, different or orphaned "
-             "in the target).",
-             {{"flow", flowId}})
-      .set(summary.value("drift", 0.0));
+  // The one writer of the gauge the `sync_drift` alert rule reads (alerts/monitor.hpp).
+  alerts::reportSyncDrift(metrics, flowId, summary.value("drift", 0.0));
   for (const char* kind : {"missing", "different", "orphaned"}) {
     metrics
         .gauge("ferry_sync_drift_records", "Drift of the last sync cycle, by kind.",
