@@ -37,6 +37,7 @@ struct Rule {
   std::chrono::seconds expiresWithin{86400};  // Token: warn this long before expires_at
   std::string severity = "warning";           // "warning" or "critical"
   flow::Location at;
+  bool operator==(const Rule&) const = default;
 };
 
 struct Webhook {
@@ -45,6 +46,7 @@ struct Webhook {
   std::chrono::milliseconds initialBackoff{500};
   std::chrono::milliseconds maxBackoff{30000};
   std::chrono::milliseconds timeout{5000};
+  bool operator==(const Webhook&) const = default;
 };
 
 struct Config {
@@ -52,6 +54,7 @@ struct Config {
   std::chrono::seconds repeat{0};     // re-send a firing alert this often; 0 = only on changes
   std::optional<Webhook> webhook;     // none: alerts go to the log only
   std::vector<Rule> rules;
+  bool operator==(const Config&) const = default;
 };
 
 // Parses `alerts:`; every problem goes to `diagnostics` with its place (codes config_error,

@@ -1,5 +1,6 @@
 #include "alerts/monitor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <sstream>
@@ -370,6 +371,27 @@ bool Monitor::deliver(const Json& body) {
              "Alert notifications could not be delivered; the next evaluation sends them again.",
              {{"alerts", body["alerts"].size()}, {"error", lastError}});
   return false;
+}
+
+void Monitor::adopt(Monitor& previous) {
+  previous.stop();
+  std::scoped_lock lock(mutex_, previous.mutex_);
+  states_ = std::move(previous.states_);
+  samples_ = std::move(previous.samples_);
+  undelivered_ = std::move(previous.undelivered_);
+  started_ = previous.started_;
+  if (sources_.metrics == nullptr) {
+    return;
+  }
+  for (const auto& old : previous.config_.rules) {
+    const bool kept = std::any_of(config_.rules.begin(), config_.rules.end(),
+                                  [&](const Rule& r) { return r.name == old.name; });
+    if (!kept) {
+      sources_.metrics
+          ->gauge("ferry_alerts_firing", "Alerts of a rule firing now.", {{"alert", old.name}})
+          .set(0);
+    }
+  }
 }
 
 std::vector<Alert> Monitor::firing() const {

@@ -70,6 +70,13 @@ class Monitor {
   // The alerts firing after the last evaluation.
   std::vector<Alert> firing() const;
 
+  // Takes over what `previous` (a monitor of the rules before a reload) knew, so that a reload
+  // neither announces again an alert that is still firing nor forgets one whose rule is gone
+  // (it resolves at the next evaluation, and its gauge drops to 0): the firing alerts, the
+  // counters' samples and the notifications not yet delivered. Stops `previous` first. Call
+  // before start().
+  void adopt(Monitor& previous);
+
  private:
   struct State {
     Alert alert;

@@ -4,9 +4,13 @@
 
 namespace ferry::core::cli {
 
-std::unique_ptr<AlertsRuntime> startAlerts(RuntimeSetup& rt) {
+std::unique_ptr<AlertsRuntime> startAlerts(RuntimeSetup& rt, AlertsRuntime* previous) {
   const auto& cfg = rt.config.alerts;
-  if (cfg.rules.empty()) {
+  alerts::Monitor* before = previous != nullptr ? previous->monitor.get() : nullptr;
+  if (before != nullptr) {
+    before->stop();
+  }
+  if (cfg.rules.empty() && (before == nullptr || before->firing().empty())) {
     return nullptr;
   }
   auto out = std::make_unique<AlertsRuntime>();
@@ -36,6 +40,9 @@ std::unique_ptr<AlertsRuntime> startAlerts(RuntimeSetup& rt) {
     return out;
   };
   out->monitor = std::make_unique<alerts::Monitor>(cfg, std::move(sources), out->http);
+  if (before != nullptr) {
+    out->monitor->adopt(*before);
+  }
   out->monitor->start();
   log::write(sdk::LogLevel::Info, "Alert rules are watched.",
              {{"rules", cfg.rules.size()},

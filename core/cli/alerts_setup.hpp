@@ -15,7 +15,9 @@ struct AlertsRuntime {
 };
 
 // Starts the monitor of the config's `alerts:` rules over the runtime's store, metrics and
-// connection secrets; null when there are no rules.
-std::unique_ptr<AlertsRuntime> startAlerts(RuntimeSetup& rt);
+// connection secrets; null when there are no rules (and nothing to resolve). `previous`: the
+// monitor before a reload; the new one takes over its firing alerts (Monitor::adopt), so
+// alerts still firing are not announced again and those of removed rules resolve.
+std::unique_ptr<AlertsRuntime> startAlerts(RuntimeSetup& rt, AlertsRuntime* previous = nullptr);
 
 }  // namespace ferry::core::cli

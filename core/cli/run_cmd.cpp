@@ -2,11 +2,15 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/alerts_setup.hpp"
 #include "cli/cli.hpp"
 #include "cli/runtime_setup.hpp"
 #include "engine/engine.hpp"
+#include "engine/runtime_config.hpp"
 #include "flow/diagnostic.hpp"
 #include "log/log.hpp"
 #include "sync/scheduler.hpp"
@@ -14,6 +18,38 @@
 namespace ferry::core::cli {
 
 namespace {
+
+// After a reload the engine took: `alerts:` and the connections the token rule reads may have
+// changed too. The monitor is replaced only when they did, and the new one takes over the
+// alerts firing (so they are not announced again).
+void reloadAlerts(RuntimeSetup& rt, std::unique_ptr<AlertsRuntime>& alerts) {
+  std::vector<flow::Diagnostic> diagnostics;
+  auto fresh = engine::loadRuntimeConfig(rt.config.file, diagnostics);
+  if (!fresh || !diagnostics.empty()) {
+    // The engine read the file a moment ago; a file changed in between is read at the next
+    // SIGHUP.
+    return;
+  }
+  std::vector<std::string> before, now;
+  for (const auto& [name, c] : rt.config.base.connections) {
+    before.push_back(name);
+  }
+  for (const auto& [name, c] : fresh->base.connections) {
+    now.push_back(name);
+  }
+  const bool changed = !(fresh->alerts == rt.config.alerts) ||
+                       fresh->connections != rt.config.connections || before != now;
+  rt.config.base = fresh->base;
+  rt.config.connections = fresh->connections;
+  rt.config.flowFiles = fresh->flowFiles;
+  rt.config.alerts = fresh->alerts;
+  if (!changed) {
+    return;
+  }
+  alerts = startAlerts(rt, alerts.get());
+  log::write(sdk::LogLevel::Info, "Alert rules reloaded.",
+             {{"rules", rt.config.alerts.rules.size()}});
+}
 
 int waitForSignal() {
   sigset_t signals;
@@ -72,6 +108,7 @@ void addRunCommands(Cli& cli) {
       log::write(sdk::LogLevel::Info, "Reloading flows and credentials.", {{"signal", sig}});
       const auto diagnostics = rt->engine->reload();
       if (diagnostics.empty()) {
+        reloadAlerts(*rt, alerts);
         std::cerr << "ferry: reloaded " << rt->engine->flows().size() << " flow(s)" << std::endl;
       } else {
         std::cerr << "ferry: reload refused; the previous flows keep running:\n"

@@ -84,6 +84,29 @@ std::vector<flow::Diagnostic> Engine::reload() {
   if (fresh->workerId != config_.workerId || fresh->stateDir != config_.stateDir) {
     ignored.push_back("worker_id/state_dir");
   }
+  if (fresh->publicUrlDefaulted != config_.publicUrlDefaulted ||
+      (!fresh->publicUrlDefaulted && fresh->publicUrl != config_.publicUrl)) {
+    ignored.push_back("server.public_url");
+  }
+  if (fresh->maxBodyBytes != config_.maxBodyBytes) {
+    ignored.push_back("server.max_body_bytes");
+  }
+  if (fresh->queueHighWater != config_.queueHighWater) {
+    ignored.push_back("server.queue_high_water");
+  }
+  if (fresh->lease != config_.lease || fresh->pollInterval != config_.pollInterval ||
+      !(fresh->retry == config_.retry)) {
+    ignored.push_back("limits.lease_seconds/poll_interval_seconds/retry");
+  }
+  if (fresh->pluginDirs != config_.pluginDirs) {
+    ignored.push_back("plugins");
+  }
+  if (fresh->credentialsFile != config_.credentialsFile || fresh->keyFile != config_.keyFile) {
+    ignored.push_back("credentials");
+  }
+  if (fresh->tlsCaFile != config_.tlsCaFile) {
+    ignored.push_back("tls.ca_file");
+  }
   if (!ignored.empty()) {
     std::string list;
     for (const auto& i : ignored) {

@@ -15,6 +15,7 @@ struct RetryPolicy {
   std::chrono::milliseconds initial{500};
   std::chrono::milliseconds max{5 * 60 * 1000};
   double multiplier = 2.0;
+  bool operator==(const RetryPolicy&) const = default;
 };
 
 // What to do after attempt number `attempt` (1-based) failed.

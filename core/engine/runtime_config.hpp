@@ -46,6 +46,7 @@ struct RuntimeConfig {
     long rateLimit = 100;                          // requests per interval
     std::chrono::milliseconds rateInterval{10000};
     std::string bucketSetting;                     // setting naming the bucket (location_id)
+    bool operator==(const ConnectionRuntime&) const = default;
   };
   std::map<std::string, ConnectionRuntime, std::less<>> connections;
   alerts::Config alerts;  // `alerts:` (docs/alerts.md)

@@ -13,6 +13,7 @@ namespace ferry::core::flow {
 struct Location {
   int line = 0;
   int column = 0;
+  bool operator==(const Location&) const = default;
 };
 
 // One error found in a flow or config file. `code` is one of kErrorCodes.

@@ -164,6 +164,17 @@ class FerryRunAlerts : public ::testing::Test {
       ASSERT_EQ(claimed.size(), 1u);
       store->deadLetter(claimed[0].lease, "create: refused", Json::object(), Json::object());
     }
+    writeConfig("    - {name: dlq, kind: dead_letters, threshold: 0}\n"
+                "    - {name: stale, kind: queue_age, threshold: 3600}\n");
+    start();
+  }
+
+  void TearDown() override {
+    stop();
+    fs::remove_all(dir_);
+  }
+
+  void writeConfig(const std::string& rules) {
     std::ofstream(dir_ / "ferry.yaml") << "version: 1\n"
                                           "state_dir: state\n"
                                           "server: {bind: 127.0.0.1, port: 0}\n"
@@ -173,14 +184,18 @@ class FerryRunAlerts : public ::testing::Test {
                                        << receiver_.url()
                                        << "\", initial_backoff_ms: 50, timeout_ms: 30000}\n"
                                           "  rules:\n"
-                                          "    - {name: dlq, kind: dead_letters, threshold: 0}\n"
-                                          "    - {name: stale, kind: queue_age, threshold: 3600}\n";
-    start();
+                                       << rules;
   }
 
-  void TearDown() override {
-    stop();
-    fs::remove_all(dir_);
+  // How often the receiver was told that `alert` is firing.
+  int firingNotices(const std::string& alert) {
+    int n = 0;
+    for (const auto& body : receiver_.bodies()) {
+      for (const auto& a : body["alerts"]) {
+        n += (a["alert"] == alert && a["status"] == "firing") ? 1 : 0;
+      }
+    }
+    return n;
   }
 
   void start() {
@@ -254,6 +269,32 @@ TEST_F(FerryRunAlerts, ADeadLetterFiresOnceToTheWebhookAndTheLog) {
   EXPECT_EQ(receiver_.bodies().size(), 1u);
   stop();
   EXPECT_THAT(slurp(dir_ / "ferry.stderr"), HasSubstr("An alert is firing."));
+}
+
+TEST_F(FerryRunAlerts, SighupReloadsTheRulesWithoutAnnouncingFiringAlertsAgain) {
+  ASSERT_TRUE(waitUntil([&] { return firingNotices("dlq") == 1; }, 30s))
+      << slurp(dir_ / "ferry.stderr");
+  // `stale` removed, `dlq_critical` added, `dlq` unchanged.
+  writeConfig("    - {name: dlq, kind: dead_letters, threshold: 0}\n"
+              "    - {name: dlq_critical, kind: dead_letters, threshold: 0, severity: critical}\n");
+  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return firingNotices("dlq_critical") == 1; }, 30s))
+      << slurp(dir_ / "ferry.stderr");
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        const auto m = metrics();
+        return m.find("ferry_alerts_firing{alert=\"dlq_critical\"} 1") != std::string::npos &&
+               m.find("ferry_alerts_firing{alert=\"stale\"} 0") != std::string::npos;
+      },
+      10s));
+  // Two more evaluations: `dlq` kept firing across the reload and was not announced again.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(firingNotices("dlq"), 1);
+  EXPECT_EQ(firingNotices("dlq_critical"), 1);
+  stop();
+  const auto log = slurp(dir_ / "ferry.stderr");
+  EXPECT_THAT(log, HasSubstr("Alert rules reloaded."));
+  EXPECT_THAT(log, HasSubstr("ferry: reloaded"));
 }
 
 TEST_F(FerryRunAlerts, PromtoolAcceptsMetrics) {
