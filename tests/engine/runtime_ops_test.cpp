@@ -2,10 +2,13 @@
 // coalescing decided by the trigger's declared flag, a worker releasing its own stale leases at
 // start, and reloads that swap flows under the running webhook server.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "engine/engine.hpp"
@@ -309,6 +312,29 @@ TEST_F(RuntimeOpsTest, ABrokenFlowOnReloadKeepsTheOldFlowsRunning) {
   ASSERT_TRUE(engine_->reload().empty());
   EXPECT_NE(engine_->flows().front()->hash, oldHash);
   EXPECT_EQ(engine_->flows().front()->flow.trigger.use, "snap.record.edited");
+}
+
+TEST_F(RuntimeOpsTest, AReloadNamesTheSettingsItCannotApply) {
+  writeConfig({"updated"});
+  startEngine();
+  // Capture the log (the engine's threads log through spdlog's default logger).
+  std::ostringstream captured;
+  const auto previous = spdlog::default_logger();
+  auto sinks = previous->sinks();
+  sinks.push_back(std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  const auto capture = std::make_shared<spdlog::logger>("capture", sinks.begin(), sinks.end());
+  spdlog::set_default_logger(capture);
+
+  writeConfig({"updated"}, "limits: {lease_seconds: 120, poll_interval_seconds: 5}\n");
+  const auto diagnostics = engine_->reload();
+  engine_->stop();
+  spdlog::set_default_logger(previous);
+  ASSERT_TRUE(diagnostics.empty()) << flow::formatText(diagnostics);
+  const std::string text = captured.str();
+  EXPECT_NE(text.find("take effect only after a restart"), std::string::npos) << text;
+  EXPECT_NE(text.find("limits.lease_seconds/poll_interval_seconds/retry"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("server.bind/port"), std::string::npos) << text;
 }
 
 }  // namespace
