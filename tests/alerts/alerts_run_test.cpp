@@ -1,9 +1,7 @@
 // `ferry run` with alert rules: a dead letter already in the store fires an alert that a receiver
 // on 127.0.0.1 gets; /metrics shows it, and promtool accepts /metrics and docs/prometheus's rules.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,9 +17,8 @@
 
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "support/ferry_run.hpp"
 #include "store/store.hpp"
-
-extern char** environ;
 
 namespace ferry::core::alerts {
 namespace {
@@ -31,66 +28,20 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using sdk::Json;
 
-const std::string kFerry = std::string(FERRY_BINARY_DIR) + "/bin/ferry";
+using ferry::testing::slurp;
+using ferry::testing::waitUntil;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Polls every 100 ms until `ready` holds or `timeout` passes.
-bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ready()) {
-      return true;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return ready();
-}
-
-// Runs a program to its end (bounded), stdin from `input`; returns exit status and output.
+// Runs a program to its end (bounded), stdin from `input`; its exit code and all it printed.
 struct Ran {
   int status = -1;
   std::string out;
 };
 Ran runWithInput(const std::vector<std::string>& argv, const std::string& input,
                  const fs::path& scratch) {
-  const auto in = scratch / "stdin";
-  const auto out = scratch / "stdout";
-  std::ofstream(in, std::ios::binary) << input;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  Ran r;
-  if (rc != 0) {
-    r.out = "cannot start " + argv[0];
-    return r;
-  }
-  int status = 0;
-  for (int i = 0; i < 1200 && waitpid(pid, &status, WNOHANG) != pid; ++i) {
-    std::this_thread::sleep_for(50ms);
-    if (i == 1199) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
-  }
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  return r;
+  const auto run = ferry::testing::runProgram(
+      argv.at(0), std::vector<std::string>(argv.begin() + 1, argv.end()), {}, scratch / "run",
+      60s, input);
+  return {run.exitCode, run.out + run.err};
 }
 
 // The path of promtool, or "" when it is not installed.
@@ -199,43 +150,15 @@ class FerryRunAlerts : public ::testing::Test {
   }
 
   void start() {
-    const auto err = dir_ / "ferry.stderr";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> argv = {kFerry, "--log-level", "info", "run", "--config",
-                                     (dir_ / "ferry.yaml").string()};
-    std::vector<char*> args;
-    for (auto& a : argv) {
-      args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    ASSERT_EQ(posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    const std::string marker = "ferry: listening on 127.0.0.1:";
-    ASSERT_TRUE(waitUntil([&] { return slurp(err).find(marker) != std::string::npos; }, 30s))
-        << slurp(err);
-    const auto text = slurp(err);
-    port_ = static_cast<unsigned short>(std::stoi(text.substr(text.find(marker) + marker.size())));
+    ferry_ = std::make_unique<ferry::testing::FerryRun>(
+        dir_, std::vector<std::string>{"--log-level", "info", "run", "--config",
+                                       (dir_ / "ferry.yaml").string()},
+        std::map<std::string, std::string>{});
+    port_ = ferry_->waitListening();
+    ASSERT_NE(port_, 0) << slurp(dir_ / "ferry.stderr");
   }
 
-  void stop() {
-    if (pid_ <= 0) {
-      return;
-    }
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 400 && waitpid(pid_, &status, WNOHANG) != pid_; ++i) {
-      std::this_thread::sleep_for(50ms);
-      if (i == 399) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-      }
-    }
-    pid_ = -1;
-  }
+  void stop() { ferry_.reset(); }
 
   std::string metrics() {
     sdk::HttpRequest req;
@@ -248,7 +171,7 @@ class FerryRunAlerts : public ::testing::Test {
   Receiver receiver_;
   http::Client client_;
   fs::path dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ferry::testing::FerryRun> ferry_;
   unsigned short port_ = 0;
 };
 
@@ -277,7 +200,7 @@ TEST_F(FerryRunAlerts, SighupReloadsTheRulesWithoutAnnouncingFiringAlertsAgain) 
   // `stale` removed, `dlq_critical` added, `dlq` unchanged.
   writeConfig("    - {name: dlq, kind: dead_letters, threshold: 0}\n"
               "    - {name: dlq_critical, kind: dead_letters, threshold: 0, severity: critical}\n");
-  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  ASSERT_EQ(kill(ferry_->pid(), SIGHUP), 0);
   ASSERT_TRUE(waitUntil([&] { return firingNotices("dlq_critical") == 1; }, 30s))
       << slurp(dir_ / "ferry.stderr");
   ASSERT_TRUE(waitUntil(

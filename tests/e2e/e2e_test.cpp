@@ -3,10 +3,8 @@
 // Umsatz-io sandbox's admin API like a sales rep would, waits (bounded) until ferry has drained
 // its queue, and compares the GHL sandbox's final state to the exact state the seed flows imply.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,11 +26,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/run.hpp"
-#include "http/client.hpp"
-#include "support/process.hpp"
-
-extern char** environ;
+#include "support/ferry_run.hpp"
 
 namespace {
 
@@ -46,35 +40,11 @@ const std::string kFerry = kBuild + "/bin/ferry";
 const std::string kLocation = "ferrySandboxLoc00001";
 const std::string kGhlFaults = "429=0.05,5xx=0.1,drop=0.01,latency=0-20";
 
-ferry::core::http::Client& client() {
-  static ferry::core::http::Client c;
-  return c;
-}
-
-// One HTTP call; throws unless the answer is 2xx. Returns the parsed body (null when empty).
-Json http(const std::string& method, const std::string& url, const Json& body = nullptr) {
-  ferry::sdk::HttpRequest req;
-  req.method = method;
-  req.url = url;
-  if (!body.is_null()) {
-    req.body = body.dump();
-    req.headers.push_back({"Content-Type", "application/json"});
-  }
-  const auto res = client().send(req);
-  if (res.status < 200 || res.status >= 300) {
-    throw std::runtime_error(method + " " + url + " answered " + std::to_string(res.status) +
-                             ": " + res.body);
-  }
-  return res.body.empty() ? Json() : Json::parse(res.body, nullptr, false);
-}
-
-std::string httpText(const std::string& url) {
-  ferry::sdk::HttpRequest req;
-  req.url = url;
-  return client().send(req).body;
-}
-
-std::string slurp(const fs::path& path) { return ferry::testing::slurp(path); }
+using ferry::testing::FerryRun;
+using ferry::testing::http;
+using ferry::testing::httpText;
+using ferry::testing::slurp;
+using ferry::testing::waitUntil;
 
 unsigned short freePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -89,117 +59,6 @@ unsigned short freePort() {
   return ntohs(addr.sin_port);
 }
 
-// Polls `ready` every 200 ms until it holds or `timeout` passes; returns whether it held.
-bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (ready()) {
-        return true;
-      }
-    } catch (const std::exception&) {
-      // a process still starting; try again
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
-}
-
-// `ferry run` as a child: stdout and stderr appended to files in its directory (kept across
-// restarts), a controlled environment, SIGKILL or SIGTERM to stop it.
-class FerryRun {
- public:
-  FerryRun(const fs::path& dir, const std::vector<std::string>& args,
-           const std::map<std::string, std::string>& env)
-      : errPath_(dir / "ferry.stderr") {
-    errOffset_ = fs::exists(errPath_) ? fs::file_size(errPath_) : 0;
-    std::vector<std::string> envStrings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (env.count(entry.substr(0, entry.find('='))) == 0) {
-        envStrings.push_back(entry);
-      }
-    }
-    for (const auto& [name, value] : env) {
-      envStrings.push_back(name + "=" + value);
-    }
-    std::vector<std::string> argv{kFerry};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) {
-      cargv.push_back(a.data());
-    }
-    cargv.push_back(nullptr);
-    std::vector<char*> cenv;
-    for (auto& e : envStrings) {
-      cenv.push_back(e.data());
-    }
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir / "ferry.stdout").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, errPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    const int rc = posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      throw std::runtime_error("cannot start " + kFerry);
-    }
-  }
-
-  ~FerryRun() { stop(SIGTERM); }
-
-  // Waits for "ferry: listening on 127.0.0.1:<port>" on stderr; returns the port (0 on failure).
-  unsigned short waitListening() {
-    unsigned short port = 0;
-    const std::string marker = "ferry: listening on 127.0.0.1:";
-    waitUntil(
-        [&] {
-          const std::string err = slurp(errPath_).substr(errOffset_);
-          const auto at = err.find(marker);
-          if (at == std::string::npos) {
-            int status = 0;
-            if (waitpid(pid_, &status, WNOHANG) == pid_) {
-              pid_ = -1;
-              throw std::runtime_error("ferry run exited early");
-            }
-            return false;
-          }
-          port = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
-          return true;
-        },
-        30s);
-    return port;
-  }
-
-  // Sends `sig`; waits up to 20 s for the exit (SIGKILL after). Returns the waitpid status.
-  int stop(int sig) {
-    if (pid_ <= 0) {
-      return -1;
-    }
-    kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  fs::path errPath_;
-  std::uintmax_t errOffset_ = 0;
-  pid_t pid_ = -1;
-};
-
 class E2e : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -209,20 +68,18 @@ class E2e : public ::testing::Test {
     std::random_device rd;
     umzKey_ = "umz-canary-" + std::to_string(rd()) + std::to_string(rd());
     webhookSecret_ = "whsec-canary-" + std::to_string(rd()) + std::to_string(rd());
-    ghlProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0", "--faults", kGhlFaults});
-    ghl_ = Json::parse(ghlProc_->readLine());
-    umzProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--api-key", umzKey_,
-        "--webhook-secret", webhookSecret_});
-    umz_ = Json::parse(umzProc_->readLine());
+    ghlBox_ = ferry::testing::Sandbox::start("ghl", {"--faults", kGhlFaults});
+    ghl_ = ghlBox_.info;
+    umzBox_ = ferry::testing::Sandbox::start(
+        "umsatzio", {"--api-key", umzKey_, "--webhook-secret", webhookSecret_});
+    umz_ = umzBox_.info;
     token_ = ghl_["tokens"]["full"]["token"].get<std::string>();
   }
 
   void TearDown() override {
     ferry_.reset();
-    umzProc_.reset();
-    ghlProc_.reset();
+    umzBox_.stop();
+    ghlBox_.stop();
     if (!HasFailure()) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
@@ -235,24 +92,18 @@ class E2e : public ::testing::Test {
   fs::path writeConfig(const std::vector<std::string>& flows, unsigned short port = 0,
                        const std::string& ghlScopes = "") {
     std::ostringstream y;
-    y << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
-      << "server: {bind: 127.0.0.1, port: " << port << "}\n"
-      << "limits: {poll_interval_seconds: 1, lease_seconds: 5, retry: {max_attempts: 8, initial_ms: 200, max_ms: 2000}}\n"
-      << (flows.empty() ? "flows: []\n" : "flows:\n");
+    y << ferry::testing::testConfigHead(dir_, port) << (flows.empty() ? "flows: []\n" : "flows:\n");
     for (const auto& f : flows) {
       fs::copy_file(kSource + "/flows/" + f + ".yaml", dir_ / (f + ".yaml"),
                     fs::copy_options::overwrite_existing);
       y << "  - " << f << ".yaml\n";
     }
-    y << "connections:\n"
-      << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
-      << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
-      << "    settings: {location_id: " << kLocation << "}\n"
-      << (ghlScopes.empty() ? "" : "    scopes: [" + ghlScopes + "]\n")
-      << "    secrets: {token: env:E2E_GHL_TOKEN}\n"
-      << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
-      << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
-      << "    secrets: {api_key: env:E2E_UMZ_KEY, webhook_secret: env:E2E_UMZ_WEBHOOK_SECRET}\n";
+    ferry::testing::SandboxConnections connections;
+    connections.ghlBaseUrl = ghl_["base_url"].get<std::string>();
+    connections.umsatzioBaseUrl = umz_["base_url"].get<std::string>();
+    connections.location = kLocation;
+    connections.ghlScopes = ghlScopes;
+    y << connections.yaml();
     config_ = dir_ / "ferry.yaml";
     std::ofstream(config_) << y.str();
     return config_;
@@ -303,14 +154,8 @@ class E2e : public ::testing::Test {
   }
 
   double metric(const std::string& name) {
-    std::istringstream text(httpText("http://127.0.0.1:" + std::to_string(port_) + "/metrics"));
-    std::string line;
-    while (std::getline(text, line)) {
-      if (line.rfind(name + " ", 0) == 0) {
-        return std::stod(line.substr(name.size() + 1));
-      }
-    }
-    return -1;
+    return ferry::testing::metricValue(
+        httpText("http://127.0.0.1:" + std::to_string(port_) + "/metrics"), name);
   }
 
   bool drained() { return metric("ferry_queue_depth") == 0 && metric("ferry_events_running") == 0; }
@@ -351,8 +196,8 @@ class E2e : public ::testing::Test {
   std::string webhookSecret_;
   Json ghl_;
   Json umz_;
-  std::unique_ptr<ferry::testing::ChildProcess> ghlProc_;
-  std::unique_ptr<ferry::testing::ChildProcess> umzProc_;
+  ferry::testing::Sandbox ghlBox_;
+  ferry::testing::Sandbox umzBox_;
   std::unique_ptr<FerryRun> ferry_;
   unsigned short port_ = 0;
 };

@@ -2,9 +2,7 @@
 // encrypted credentials file, a token rotated under a RUNNING `ferry run`, and SIGHUP reloads
 // while webhooks keep arriving. The real `ferry` binary against the real GHL and Umsatz-io
 // sandboxes, over HTTP on 127.0.0.1. Every wait is a bounded poll.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,11 +22,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/run.hpp"
-#include "http/client.hpp"
-#include "support/process.hpp"
-
-extern char** environ;
+#include "support/ferry_run.hpp"
 
 namespace {
 
@@ -41,79 +35,8 @@ const std::string kSource = FERRY_SOURCE_DIR;
 const std::string kFerry = kBuild + "/bin/ferry";
 const std::string kLocation = "ferrySandboxLoc00001";
 
-Json http(const std::string& method, const std::string& url, const Json& body = nullptr) {
-  static ferry::core::http::Client client;
-  ferry::sdk::HttpRequest req;
-  req.method = method;
-  req.url = url;
-  if (!body.is_null()) {
-    req.body = body.dump();
-    req.headers.push_back({"Content-Type", "application/json"});
-  }
-  const auto res = client.send(req);
-  if (res.status < 200 || res.status >= 300) {
-    throw std::runtime_error(method + " " + url + " answered " + std::to_string(res.status) +
-                             ": " + res.body);
-  }
-  return res.body.empty() ? Json() : Json::parse(res.body, nullptr, false);
-}
-
-bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (ready()) {
-        return true;
-      }
-    } catch (const std::exception&) {
-      // a process still starting; try again
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
-}
-
-// posix_spawn of `ferry` with a controlled environment (an empty value removes a variable),
-// stdin from a file (or /dev/null), stdout and stderr appended to files.
-pid_t spawnFerry(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                 const fs::path& in, const fs::path& out, const fs::path& err) {
-  std::vector<std::string> envStrings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    if (env.count(entry.substr(0, entry.find('='))) == 0) {
-      envStrings.push_back(entry);
-    }
-  }
-  for (const auto& [name, value] : env) {
-    if (!value.empty()) {
-      envStrings.push_back(name + "=" + value);
-    }
-  }
-  std::vector<std::string> argv{kFerry};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) {
-    cargv.push_back(a.data());
-  }
-  cargv.push_back(nullptr);
-  std::vector<char*> cenv;
-  for (auto& e : envStrings) {
-    cenv.push_back(e.data());
-  }
-  cenv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in.empty() ? "/dev/null" : in.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, kFerry.c_str(), &actions, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    throw std::runtime_error("cannot start " + kFerry);
-  }
-  return pid;
-}
+using ferry::testing::http;
+using ferry::testing::waitUntil;
 
 class OpsE2e : public ::testing::Test {
  protected:
@@ -124,21 +47,19 @@ class OpsE2e : public ::testing::Test {
     std::random_device rd;
     umzKey_ = "umz-canary-" + std::to_string(rd()) + std::to_string(rd());
     webhookSecret_ = "whsec-canary-" + std::to_string(rd()) + std::to_string(rd());
-    ghlProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0"});
-    ghl_ = Json::parse(ghlProc_->readLine());
-    umzProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--api-key", umzKey_,
-        "--webhook-secret", webhookSecret_});
-    umz_ = Json::parse(umzProc_->readLine());
+    ghlBox_ = ferry::testing::Sandbox::start("ghl");
+    ghl_ = ghlBox_.info;
+    umzBox_ = ferry::testing::Sandbox::start(
+        "umsatzio", {"--api-key", umzKey_, "--webhook-secret", webhookSecret_});
+    umz_ = umzBox_.info;
     fullToken_ = ghl_["tokens"]["full"]["token"].get<std::string>();
     fullScopes_ = ghl_["tokens"]["full"]["scopes"];
   }
 
   void TearDown() override {
     stopFerry(SIGTERM);
-    umzProc_.reset();
-    ghlProc_.reset();
+    umzBox_.stop();
+    ghlBox_.stop();
     if (!HasFailure()) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
@@ -152,26 +73,20 @@ class OpsE2e : public ::testing::Test {
   void writeConfig(const std::vector<std::string>& flows, const std::string& ghlSecret,
                    const std::string& scopes = "") {
     std::ostringstream y;
-    y << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
-      << "server: {bind: 127.0.0.1, port: 0}\n"
-      << "limits: {poll_interval_seconds: 1, lease_seconds: 5, retry: {max_attempts: 8, "
-         "initial_ms: 200, max_ms: 2000}}\n"
-      << (flows.empty() ? "flows: []\n" : "flows:\n");
+    y << ferry::testing::testConfigHead(dir_) << (flows.empty() ? "flows: []\n" : "flows:\n");
     for (const auto& f : flows) {
       if (!fs::exists(dir_ / (f + ".yaml"))) {
         fs::copy_file(kSource + "/flows/" + f + ".yaml", dir_ / (f + ".yaml"));
       }
       y << "  - " << f << ".yaml\n";
     }
-    y << "connections:\n"
-      << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
-      << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
-      << "    settings: {location_id: " << kLocation << "}\n"
-      << (scopes.empty() ? "" : "    scopes: [" + scopes + "]\n")
-      << "    secrets: {token: " << ghlSecret << "}\n"
-      << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
-      << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
-      << "    secrets: {api_key: env:E2E_UMZ_KEY, webhook_secret: env:E2E_UMZ_WEBHOOK_SECRET}\n";
+    ferry::testing::SandboxConnections connections;
+    connections.ghlBaseUrl = ghl_["base_url"].get<std::string>();
+    connections.umsatzioBaseUrl = umz_["base_url"].get<std::string>();
+    connections.location = kLocation;
+    connections.ghlToken = ghlSecret;
+    connections.ghlScopes = scopes;
+    y << connections.yaml();
     config_ = dir_ / "ferry.yaml";
     std::ofstream(config_) << y.str();
   }
@@ -185,78 +100,25 @@ class OpsE2e : public ::testing::Test {
 
   // Runs a ferry command to completion (bounded), `input` on its stdin.
   ferry::testing::Run ferry(const std::vector<std::string>& args, const std::string& input = "") {
-    const auto scratch = dir_ / ("cli-" + std::to_string(++runs_));
-    fs::create_directories(scratch);
-    fs::path in;
-    if (!input.empty()) {
-      in = scratch / "stdin";
-      std::ofstream(in) << input << "\n";
-    }
-    const pid_t pid = spawnFerry(args, env(), in, scratch / "stdout", scratch / "stderr");
-    int status = 0;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        throw std::runtime_error("ferry did not finish in time");
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ferry::testing::Run r;
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ferry::testing::slurp(scratch / "stdout");
-    r.err = ferry::testing::slurp(scratch / "stderr");
-    return r;
+    return ferry::testing::runProgram(kFerry, args, env(), dir_ / ("cli-" + std::to_string(++runs_)),
+                                      60s, input.empty() ? "" : input + "\n");
   }
 
   std::string stderrText() { return ferry::testing::slurp(dir_ / "ferry.stderr"); }
 
   void startFerry(std::vector<std::string> args = {}) {
     args.insert(args.end(), {"run", "--config", config_.string()});
-    ferryPid_ = spawnFerry(args, env(), {}, dir_ / "ferry.stdout", dir_ / "ferry.stderr");
-    const std::string marker = "ferry: listening on 127.0.0.1:";
-    ASSERT_TRUE(waitUntil(
-        [&] {
-          int status = 0;
-          if (waitpid(ferryPid_, &status, WNOHANG) == ferryPid_) {
-            ferryPid_ = -1;
-            throw std::runtime_error("ferry run exited early");
-          }
-          const auto err = stderrText();
-          const auto at = err.find(marker);
-          if (at == std::string::npos) {
-            return false;
-          }
-          port_ = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
-          return true;
-        },
-        30s))
-        << stderrText();
+    ferry_ = std::make_unique<ferry::testing::FerryRun>(dir_, args, env());
+    port_ = ferry_->waitListening();
+    ASSERT_NE(port_, 0) << stderrText();
+    ferryPid_ = ferry_->pid();
   }
 
-  bool ferryAlive() {
-    int status = 0;
-    return ferryPid_ > 0 && waitpid(ferryPid_, &status, WNOHANG) == 0;
-  }
+  bool ferryAlive() { return ferry_ != nullptr && ferry_->alive(); }
 
   int stopFerry(int sig) {
-    if (ferryPid_ <= 0) {
-      return -1;
-    }
-    kill(ferryPid_, sig);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (waitpid(ferryPid_, &status, WNOHANG) == ferryPid_) {
-        ferryPid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    kill(ferryPid_, SIGKILL);
-    waitpid(ferryPid_, &status, 0);
     ferryPid_ = -1;
-    return status;
+    return ferry_ != nullptr ? ferry_->stop(sig) : -1;
   }
 
   Json ghlState() {
@@ -303,8 +165,9 @@ class OpsE2e : public ::testing::Test {
   std::string masterKeyEnv_;  // "" = unset
   Json ghl_;
   Json umz_;
-  std::unique_ptr<ferry::testing::ChildProcess> ghlProc_;
-  std::unique_ptr<ferry::testing::ChildProcess> umzProc_;
+  ferry::testing::Sandbox ghlBox_;
+  ferry::testing::Sandbox umzBox_;
+  std::unique_ptr<ferry::testing::FerryRun> ferry_;
   pid_t ferryPid_ = -1;
   unsigned short port_ = 0;
   int runs_ = 0;

@@ -4,9 +4,7 @@
 // nothing; one `ferry sync` cycle must restore GHL with no duplicate contact, leaving the orphan
 // reported but untouched. A second test lets a `schedule:` inside `ferry run` do the repair and
 // reads the drift gauge from /metrics.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,11 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/run.hpp"
-#include "http/client.hpp"
-#include "support/process.hpp"
-
-extern char** environ;
+#include "support/ferry_run.hpp"
 
 namespace {
 
@@ -43,119 +37,9 @@ const std::string kFerry = kBuild + "/bin/ferry";
 const std::string kLocation = "ferrySandboxLoc00001";
 const std::string kGhlFaults = "429=0.05,5xx=0.1,drop=0.01,latency=0-20";
 
-ferry::core::http::Client& client() {
-  static ferry::core::http::Client c;
-  return c;
-}
-
-Json http(const std::string& method, const std::string& url, const Json& body = nullptr) {
-  ferry::sdk::HttpRequest req;
-  req.method = method;
-  req.url = url;
-  if (!body.is_null()) {
-    req.body = body.dump();
-    req.headers.push_back({"Content-Type", "application/json"});
-  }
-  const auto res = client().send(req);
-  if (res.status < 200 || res.status >= 300) {
-    throw std::runtime_error(method + " " + url + " answered " + std::to_string(res.status) +
-                             ": " + res.body);
-  }
-  return res.body.empty() ? Json() : Json::parse(res.body, nullptr, false);
-}
-
-bool waitUntil(const std::function<bool()>& ready, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (ready()) {
-        return true;
-      }
-    } catch (const std::exception&) {
-      // a process still starting; try again
-    }
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
-}
-
-// `ferry run` as a child, its stderr in a file (the "listening" line is read from there).
-class FerryRun {
- public:
-  FerryRun(const fs::path& dir, const std::vector<std::string>& args,
-           const std::map<std::string, std::string>& env)
-      : errPath_(dir / "ferry.stderr") {
-    std::vector<std::string> envStrings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (env.count(entry.substr(0, entry.find('='))) == 0) {
-        envStrings.push_back(entry);
-      }
-    }
-    for (const auto& [name, value] : env) {
-      envStrings.push_back(name + "=" + value);
-    }
-    std::vector<std::string> argv{kFerry};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) {
-      cargv.push_back(a.data());
-    }
-    cargv.push_back(nullptr);
-    std::vector<char*> cenv;
-    for (auto& e : envStrings) {
-      cenv.push_back(e.data());
-    }
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir / "ferry.stdout").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, errPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    const int rc = posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      throw std::runtime_error("cannot start " + kFerry);
-    }
-  }
-
-  ~FerryRun() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      for (int i = 0; i < 1000 && waitpid(pid_, &status, WNOHANG) != pid_; ++i) {
-        std::this_thread::sleep_for(20ms);
-        if (i == 999) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-        }
-      }
-    }
-  }
-
-  unsigned short waitListening() {
-    unsigned short port = 0;
-    const std::string marker = "ferry: listening on 127.0.0.1:";
-    waitUntil(
-        [&] {
-          const std::string err = ferry::testing::slurp(errPath_);
-          const auto at = err.find(marker);
-          if (at == std::string::npos) {
-            return false;
-          }
-          port = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
-          return true;
-        },
-        30s);
-    return port;
-  }
-
- private:
-  fs::path errPath_;
-  pid_t pid_ = -1;
-};
+using ferry::testing::FerryRun;
+using ferry::testing::http;
+using ferry::testing::waitUntil;
 
 class SyncE2e : public ::testing::Test {
  protected:
@@ -165,19 +49,17 @@ class SyncE2e : public ::testing::Test {
     dir_ = tmpl;
     std::random_device rd;
     umzKey_ = "umz-canary-" + std::to_string(rd()) + std::to_string(rd());
-    ghlProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0", "--faults", kGhlFaults});
-    ghl_ = Json::parse(ghlProc_->readLine());
-    umzProc_ = std::make_unique<ferry::testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--api-key", umzKey_});
-    umz_ = Json::parse(umzProc_->readLine());
+    ghlBox_ = ferry::testing::Sandbox::start("ghl", {"--faults", kGhlFaults});
+    ghl_ = ghlBox_.info;
+    umzBox_ = ferry::testing::Sandbox::start("umsatzio", {"--api-key", umzKey_});
+    umz_ = umzBox_.info;
     token_ = ghl_["tokens"]["full"]["token"].get<std::string>();
   }
 
   void TearDown() override {
     ferry_.reset();
-    umzProc_.reset();
-    ghlProc_.reset();
+    umzBox_.stop();
+    ghlBox_.stop();
     if (!HasFailure()) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
@@ -190,19 +72,13 @@ class SyncE2e : public ::testing::Test {
   void writeConfig(const std::string& extra = "") {
     std::string flow = ferry::testing::slurp(kSource + "/flows/contact-sync.yaml");
     std::ofstream(dir_ / "contact-sync.yaml") << flow << extra;
-    std::ofstream(dir_ / "ferry.yaml")
-        << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
-        << "server: {bind: 127.0.0.1, port: 0}\n"
-        << "limits: {poll_interval_seconds: 1, lease_seconds: 5, retry: {max_attempts: 8, "
-           "initial_ms: 200, max_ms: 2000}}\n"
-        << "flows: [contact-sync.yaml]\nconnections:\n"
-        << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
-        << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
-        << "    settings: {location_id: " << kLocation << "}\n"
-        << "    secrets: {token: env:E2E_GHL_TOKEN}\n"
-        << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
-        << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
-        << "    secrets: {api_key: env:E2E_UMZ_KEY}\n";
+    ferry::testing::SandboxConnections connections;
+    connections.ghlBaseUrl = ghl_["base_url"].get<std::string>();
+    connections.umsatzioBaseUrl = umz_["base_url"].get<std::string>();
+    connections.location = kLocation;
+    connections.umsatzioWebhookSecret = false;
+    std::ofstream(dir_ / "ferry.yaml") << ferry::testing::testConfigHead(dir_)
+                                       << "flows: [contact-sync.yaml]\n" << connections.yaml();
     config_ = dir_ / "ferry.yaml";
   }
 
@@ -240,16 +116,8 @@ class SyncE2e : public ::testing::Test {
 
   // A series of ferry's /metrics, e.g. metric("ferry_queue_depth") or with labels.
   double metric(const std::string& series) {
-    ferry::sdk::HttpRequest req;
-    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/metrics";
-    std::istringstream text(client().send(req).body);
-    std::string line;
-    while (std::getline(text, line)) {
-      if (line.rfind(series + " ", 0) == 0) {
-        return std::stod(line.substr(series.size() + 1));
-      }
-    }
-    return -1;
+    return ferry::testing::metricValue(
+        ferry::testing::httpText("http://127.0.0.1:" + std::to_string(port_) + "/metrics"), series);
   }
   bool drained() { return metric("ferry_queue_depth") == 0 && metric("ferry_events_running") == 0; }
 
@@ -330,8 +198,8 @@ class SyncE2e : public ::testing::Test {
   std::string umzKey_;
   Json ghl_;
   Json umz_;
-  std::unique_ptr<ferry::testing::ChildProcess> ghlProc_;
-  std::unique_ptr<ferry::testing::ChildProcess> umzProc_;
+  ferry::testing::Sandbox ghlBox_;
+  ferry::testing::Sandbox umzBox_;
   std::unique_ptr<FerryRun> ferry_;
   unsigned short port_ = 0;
   int runs_ = 0;
