@@ -264,7 +264,8 @@ class Ferry {
       if (port_ == 0) {
         const std::string err = slurp(dir_ / "ferry.stderr");
         const auto at = err.find(marker);
-        if (at != std::string::npos) {
+        // Only a whole line: the port may not be written yet.
+        if (at != std::string::npos && err.find('\n', at) != std::string::npos) {
           port_ = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
         }
       }
@@ -765,15 +766,16 @@ int report(const fs::path& dir) {
                   t.value("rss_peak_kb", 0L));
     }
   }
-  std::printf("\n%-8s %8s %8s %8s %9s %7s %9s %10s %8s\n", "backlog", "changes", "contacts",
-              "drain s", "GHL calls", "429s", "calls/evt", "budget use", "coalesced");
+  std::printf("\n%-8s %8s %8s %8s %8s %9s %7s %9s %10s %8s\n", "backlog", "changes", "contacts",
+              "accept s", "drain s", "GHL calls", "429s", "calls/evt", "budget use", "coalesced");
   for (const auto& [store, r] : all["flow"].items()) {
     if (!r.contains("backlog")) {
       continue;
     }
     const Json& b = r["backlog"];
-    std::printf("%-8s %8d %8d %8s %9s %7d %9s %9s%% %8s\n", store.c_str(), b.value("changes", 0),
-                b.value("contacts", 0), fixed(b.value("drain_ms", 0.0) / 1000.0).c_str(),
+    std::printf("%-8s %8d %8d %8s %8s %9s %7d %9s %9s%% %8s\n", store.c_str(), b.value("changes", 0),
+                b.value("contacts", 0), fixed(b.value("send_ms", 0.0) / 1000.0).c_str(),
+                fixed(b.value("drain_ms", 0.0) / 1000.0).c_str(),
                 fixed(b.value("ghl_requests", 0.0), 0).c_str(), b.value("ghl_429", 0),
                 fixed(b.value("ghl_calls_per_event", 0.0), 3).c_str(),
                 fixed(100.0 * b.value("budget_use", 0.0)).c_str(),
