@@ -12,7 +12,7 @@
 // Umsatz-io sandbox's own, for contacts the sandbox generated (`/_sandbox/generate`).
 //
 // 1. Throughput: at each sender count, N changes of N distinct contacts with the GHL sandbox's
-//    rate limit lifted (`/_sandbox/rate-limit {"enabled": false}`); a fresh store and a fresh
+//    rate limit lifted (`/_sandbox/rate-limit {"enabled": false, "max": 1000000}`); a fresh store and a fresh
 //    `ferry run` per level. Throughput = events / (first send -> last event done); latency per
 //    event = run finished (store run history) - event received (store inbox).
 // 2. Backlog: the real limit (100 requests / 10 s, in the sandbox and in ferry's budget); M
@@ -524,6 +524,16 @@ class Bench {
         if (auto e = store.getEvent(r.eventId)) {
           out.push_back(static_cast<double>(r.finishedAt - e->receivedAt) / 1000.0);
           service.push_back(static_cast<double>(r.finishedAt - r.startedAt) / 1000.0);
+          if (r.finishedAt - r.startedAt > 2'000'000) {  // a slow run: say where its time went
+            std::cerr << "flow_bench: slow run " << r.id << " (" << (r.finishedAt - r.startedAt) / 1000
+                      << " ms):";
+            const auto full = store.getRun(r.id);
+            for (const auto& st : full ? full->steps : std::vector<ferry::core::store::StepRecord>{}) {
+              std::cerr << " " << st.stepId << " " << st.status << " +" << (st.startedAt - r.startedAt) / 1000
+                        << ".." << (st.finishedAt - r.startedAt) / 1000 << " ms";
+            }
+            std::cerr << "\n";
+          }
         }
       }
       filter.beforeId = runs.back().id;
@@ -533,7 +543,10 @@ class Bench {
 
   Json throughput(int senders) {
     ghlAdmin("/reset", Json::object());
-    ghlAdmin("/rate-limit", {{"enabled", false}});
+    // Lifted means lifted: the sandbox still reports X-RateLimit-Remaining against its window
+    // maximum when not enforcing it, and ferry rightly waits when that reaches 0 (at 100 it
+    // capped every level at 100 calls per 10 s).
+    ghlAdmin("/rate-limit", {{"enabled", false}, {"max", 1000000}, {"reset", true}});
     const double readyMs = startPhase("tp" + std::to_string(senders), 1000000);
     std::this_thread::sleep_for(1s);
     const long idleRss = statusKb(ferry_->pid(), "VmRSS");
