@@ -287,9 +287,10 @@ struct Options {
   std::chrono::milliseconds busyTimeout = std::chrono::seconds(10);
 };
 
-// All methods are thread-safe. SQLite: one connection per Store, calls serialised by a mutex;
-// give each thread (or process) its own Store for parallel readers, writers serialise on the
-// file lock anyway. PostgreSQL: a session pool of Options::poolSize connections.
+// All methods are thread-safe. SQLite: one connection per Store, used by one thread at a time;
+// concurrent write calls of one Store share one transaction and one fsync (group commit,
+// sqlite_store.hpp), each still returning only once committed; writers of several Stores
+// serialise on the file lock. PostgreSQL: a session pool of Options::poolSize connections.
 // Every method throws StoreError (never a Poco exception).
 class Store {
  public:
