@@ -283,7 +283,8 @@ struct Options {
   int migrateTo = 0;
   // PostgreSQL: sessions in the pool.
   int poolSize = 8;
-  // SQLite: how long a writer waits for the file lock before Busy.
+  // SQLite: how long a writer waits for the file lock before Busy. PostgreSQL: how long a call
+  // waits for a free pooled connection before Busy.
   std::chrono::milliseconds busyTimeout = std::chrono::seconds(10);
 };
 

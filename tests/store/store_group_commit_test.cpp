@@ -1,4 +1,4 @@
-// SQLite group commit (SqliteStore::run): concurrent write calls of one Store share one
+// SQLite group commit (SqliteStore::run), and PostgreSQL's queue for a pooled connection: concurrent write calls of one Store share one
 // transaction and one fsync, yet every call that returns is committed, a call that fails rolls
 // back only itself, and a failed COMMIT fails every call of its batch. Real files, real threads;
 // every loop is bounded in count and in time.
@@ -350,6 +350,41 @@ TEST(SqliteGroupCommit, ReadsWaitForTheOpenBatchAndSeeOnlyCommittedData) {
   reader.join();
   EXPECT_THAT(problems, ::testing::IsEmpty());
   EXPECT_EQ(store->queueStats().queued, kWriters * kPerWriter);
+}
+
+// Both engines: more threads than connections (PostgreSQL: a pool of 2) queue for the connection
+// instead of failing (Poco's pool used to throw "exhausted" at once, which the webhook answered
+// with 429).
+TEST_P(StoreTest, MoreThreadsThanPooledConnectionsQueueInsteadOfFailing) {
+  constexpr int kThreads = 12;
+  constexpr int kPerThread = 15;
+  const auto deadline = Clock::now() + 240s;
+  Options options;
+  options.poolSize = 2;
+  options.busyTimeout = 120s;
+  auto store = openReal(options);
+  std::mutex mutex;
+  std::set<EventId> ids;
+  std::vector<std::string> problems;
+  runThreads(kThreads, [&](int t) {
+    for (int i = 0; i < kPerThread && Clock::now() < deadline; ++i) {
+      const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+      try {
+        store->queueStats();
+        const auto r = store->enqueue(event(id, "key:" + id));
+        std::lock_guard lock(mutex);
+        if (!r.created || !ids.insert(r.id).second) {
+          problems.push_back(id + ": not created or a duplicate id");
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        problems.push_back(id + ": " + e.what());
+      }
+    }
+  });
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(store->queueStats().queued, kThreads * kPerThread);
 }
 
 }  // namespace
