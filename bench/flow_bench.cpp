@@ -12,7 +12,7 @@
 // Umsatz-io sandbox's own, for contacts the sandbox generated (`/_sandbox/generate`).
 //
 // 1. Throughput: at each sender count, N changes of N distinct contacts with the GHL sandbox's
-//    rate limit lifted (`/_sandbox/rate-limit {"enabled": false}`); a fresh store and a fresh
+//    rate limit lifted (`/_sandbox/rate-limit {"enabled": false, "max": 1000000}`); a fresh store and a fresh
 //    `ferry run` per level. Throughput = events / (first send -> last event done); latency per
 //    event = run finished (store run history) - event received (store inbox).
 // 2. Backlog: the real limit (100 requests / 10 s, in the sandbox and in ferry's budget); M
@@ -264,7 +264,8 @@ class Ferry {
       if (port_ == 0) {
         const std::string err = slurp(dir_ / "ferry.stderr");
         const auto at = err.find(marker);
-        if (at != std::string::npos) {
+        // Only a whole line: the port may not be written yet.
+        if (at != std::string::npos && err.find('\n', at) != std::string::npos) {
           port_ = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
         }
       }
@@ -523,6 +524,16 @@ class Bench {
         if (auto e = store.getEvent(r.eventId)) {
           out.push_back(static_cast<double>(r.finishedAt - e->receivedAt) / 1000.0);
           service.push_back(static_cast<double>(r.finishedAt - r.startedAt) / 1000.0);
+          if (r.finishedAt - r.startedAt > 2'000'000) {  // a slow run: say where its time went
+            std::cerr << "flow_bench: slow run " << r.id << " (" << (r.finishedAt - r.startedAt) / 1000
+                      << " ms):";
+            const auto full = store.getRun(r.id);
+            for (const auto& st : full ? full->steps : std::vector<ferry::core::store::StepRecord>{}) {
+              std::cerr << " " << st.stepId << " " << st.status << " +" << (st.startedAt - r.startedAt) / 1000
+                        << ".." << (st.finishedAt - r.startedAt) / 1000 << " ms";
+            }
+            std::cerr << "\n";
+          }
         }
       }
       filter.beforeId = runs.back().id;
@@ -532,7 +543,10 @@ class Bench {
 
   Json throughput(int senders) {
     ghlAdmin("/reset", Json::object());
-    ghlAdmin("/rate-limit", {{"enabled", false}});
+    // Lifted means lifted: the sandbox still reports X-RateLimit-Remaining against its window
+    // maximum when not enforcing it, and ferry rightly waits when that reaches 0 (at 100 it
+    // capped every level at 100 calls per 10 s).
+    ghlAdmin("/rate-limit", {{"enabled", false}, {"max", 1000000}, {"reset", true}});
     const double readyMs = startPhase("tp" + std::to_string(senders), 1000000);
     std::this_thread::sleep_for(1s);
     const long idleRss = statusKb(ferry_->pid(), "VmRSS");
@@ -765,15 +779,16 @@ int report(const fs::path& dir) {
                   t.value("rss_peak_kb", 0L));
     }
   }
-  std::printf("\n%-8s %8s %8s %8s %9s %7s %9s %10s %8s\n", "backlog", "changes", "contacts",
-              "drain s", "GHL calls", "429s", "calls/evt", "budget use", "coalesced");
+  std::printf("\n%-8s %8s %8s %8s %8s %9s %7s %9s %10s %8s\n", "backlog", "changes", "contacts",
+              "accept s", "drain s", "GHL calls", "429s", "calls/evt", "budget use", "coalesced");
   for (const auto& [store, r] : all["flow"].items()) {
     if (!r.contains("backlog")) {
       continue;
     }
     const Json& b = r["backlog"];
-    std::printf("%-8s %8d %8d %8s %9s %7d %9s %9s%% %8s\n", store.c_str(), b.value("changes", 0),
-                b.value("contacts", 0), fixed(b.value("drain_ms", 0.0) / 1000.0).c_str(),
+    std::printf("%-8s %8d %8d %8s %8s %9s %7d %9s %9s%% %8s\n", store.c_str(), b.value("changes", 0),
+                b.value("contacts", 0), fixed(b.value("send_ms", 0.0) / 1000.0).c_str(),
+                fixed(b.value("drain_ms", 0.0) / 1000.0).c_str(),
                 fixed(b.value("ghl_requests", 0.0), 0).c_str(), b.value("ghl_429", 0),
                 fixed(b.value("ghl_calls_per_event", 0.0), 3).c_str(),
                 fixed(100.0 * b.value("budget_use", 0.0)).c_str(),

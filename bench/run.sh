@@ -3,9 +3,10 @@
 # writes build/bench/results.json (plus the raw inputs beside it).
 #
 #   bash bench/run.sh            # full: 300 events per sender level on SQLite and PostgreSQL, a
-#                                # backlog of 5,000 changes to 1,000 contacts (SQLite; about 10-15 min)
+#                                # backlog of 5,000 changes to 1,000 contacts (both stores; about
+#                                # 15-20 min)
 #   bash bench/run.sh --quick    # small: 150 events per level, a backlog of 1,000 changes to 200
-#                                # contacts (SQLite; about 3-4 min)
+#                                # contacts (both stores; about 5 min)
 #
 # PostgreSQL: a throwaway cluster on 127.0.0.1:${FERRY_BENCH_PG_PORT:-55465} (scripts/pg-cluster.sh);
 # FERRY_BENCH_SKIP_PG=1 skips it. Benchmarks measure and report; nothing here is a test.
@@ -30,9 +31,9 @@ mkdir -p "$out"
 rm -f "$out"/{machine,startup,mapping,sqlite,pg,results}.json
 
 if [ $quick -eq 1 ]; then
-  events=150 contacts=200 changes=1000 runs=10 min_time=0.2 flow_timeout=400 pg_backlog=--no-backlog
+  events=150 contacts=200 changes=1000 runs=10 min_time=0.2 flow_timeout=500
 else
-  events=300 contacts=1000 changes=5000 runs=30 min_time=1 flow_timeout=1100 pg_backlog=--no-backlog
+  events=300 contacts=1000 changes=5000 runs=30 min_time=1 flow_timeout=1100
 fi
 
 cat > "$out/machine.json" <<JSON
@@ -66,7 +67,7 @@ if [ "${FERRY_BENCH_SKIP_PG:-0}" != 1 ]; then
   trap pg_cluster_stop EXIT
   timeout "$flow_timeout" "$bin/flow_bench" --store pg \
     --pg "host=127.0.0.1 port=${FERRY_BENCH_PG_PORT:-55465} user=postgres" --events "$events" \
-    --senders 1,16,64 --contacts "$contacts" --changes "$changes" $pg_backlog --backlog-timeout 540 \
+    --senders 1,16,64 --contacts "$contacts" --changes "$changes" --backlog-timeout 480 \
     --out "$out/pg.json" >/dev/null
 fi
 

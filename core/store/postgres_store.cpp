@@ -93,7 +93,9 @@ std::string redactConnection(const std::string& connection) {
 }  // namespace
 
 PostgresStore::PostgresStore(const std::string& connection, Options options)
-    : SqlStore(std::move(options)), redacted_(redactConnection(connection)) {
+    : SqlStore(std::move(options)),
+      redacted_(redactConnection(connection)),
+      slots_(std::max(options_.poolSize, 1)) {
   std::call_once(registered, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
   pool_ = std::make_unique<Poco::Data::SessionPool>("PostgreSQL", connection, 1,
                                                     std::max(options_.poolSize, 1), 60);
@@ -109,6 +111,29 @@ PostgresStore::~PostgresStore() {
 }
 
 void PostgresStore::run(const char* op, Tx tx, const std::function<void(Session&)>& body) {
+  // Poco's SessionPool throws at once when every connection is in use; queue for one instead.
+  {
+    std::unique_lock lock(slotsMutex_);
+    if (!slotsFree_.wait_for(lock, options_.busyTimeout, [&] { return slots_ > 0; })) {
+      throw StoreError(ErrorKind::Busy,
+                       "PostgreSQL store (" + redacted_ + "): " + op + ": all " +
+                           std::to_string(std::max(options_.poolSize, 1)) +
+                           " pooled connections stayed in use for " +
+                           std::to_string(options_.busyTimeout.count()) +
+                           " ms; hint: raise the pool size");
+    }
+    --slots_;
+  }
+  struct Release {
+    PostgresStore& self;
+    ~Release() {
+      {
+        std::lock_guard lock(self.slotsMutex_);
+        ++self.slots_;
+      }
+      self.slotsFree_.notify_one();
+    }
+  } release{*this};
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     bool commitSent = false;

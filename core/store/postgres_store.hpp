@@ -3,8 +3,12 @@
 // The PostgreSQL engine: several `ferry run` processes share one database. A Poco SessionPool of
 // Options::poolSize connections; write transactions run at READ COMMITTED and lock rows
 // (FOR UPDATE, FOR UPDATE SKIP LOCKED for claims, an advisory lock per record key for enqueues).
+// A call waits (up to Options::busyTimeout, then Busy) for a free pooled connection: more
+// threads than connections queue instead of failing.
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 
 #include <Poco/Data/SessionPool.h>
 
@@ -31,6 +35,10 @@ class PostgresStore : public SqlStore {
  private:
   std::string redacted_;
   std::unique_ptr<Poco::Data::SessionPool> pool_;
+  // Free pooled connections: run() takes one before pool_->get() and gives it back after.
+  std::mutex slotsMutex_;
+  std::condition_variable slotsFree_;
+  int slots_ = 0;
 };
 
 }  // namespace ferry::core::store

@@ -234,23 +234,25 @@ EnqueueResult SqlStore::insertEvent(Session& s, const NewEvent& e) {
   const TimeUs received = e.receivedAt != 0 ? e.receivedAt : nowUs();
   const TimeUs available = e.availableAt != 0 ? e.availableAt : received;
   Poco::Data::BLOB raw(reinterpret_cast<const unsigned char*>(e.rawBody.data()), e.rawBody.size());
-  Statement ins(s);
-  ins << "INSERT INTO inbox (source, source_event_id, flow_id, trigger_op, record_key, payload,"
-         " raw_body, received_at, available_at, attempts, status)"
-         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 'queued')"
-         " ON CONFLICT (source, source_event_id) DO NOTHING",
+  // RETURNING gives the new id in the same statement; a duplicate returns no row.
+  std::vector<I64> id;
+  s << "INSERT INTO inbox (source, source_event_id, flow_id, trigger_op, record_key, payload,"
+       " raw_body, received_at, available_at, attempts, status)"
+       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 'queued')"
+       " ON CONFLICT (source, source_event_id) DO NOTHING RETURNING id",
       bind(e.source), bind(e.sourceEventId), bind(e.flowId), bind(e.triggerOp), bind(e.recordKey),
       bind(dump(e.payload)), bind(raw), bind(static_cast<I64>(received)),
-      bind(static_cast<I64>(available));
-  const std::size_t inserted = ins.execute();
-  std::vector<I64> id;
+      bind(static_cast<I64>(available)), into(id), now;
+  if (!id.empty()) {
+    return EnqueueResult{id.front(), true};
+  }
   s << "SELECT id FROM inbox WHERE source = $1 AND source_event_id = $2", bind(e.source),
       bind(e.sourceEventId), into(id), now;
   if (id.empty()) {
     throw StoreError(ErrorKind::Internal,
                      "enqueue: event '" + e.sourceEventId + "' was neither inserted nor found");
   }
-  return EnqueueResult{id.front(), inserted > 0};
+  return EnqueueResult{id.front(), false};
 }
 
 EnqueueResult SqlStore::enqueue(const NewEvent& event) {
@@ -302,8 +304,8 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
     // Claimable: queued and due, or running with an expired lease (takeover); and no other
     // event of the same record key is earlier and unfinished, or holds a live lease.
     std::vector<I64> ids;
-    std::vector<std::string> statuses;
-    s << "SELECT e.id, e.status FROM inbox e"
+    std::vector<std::string> statuses, keys, flows, ops;
+    s << "SELECT e.id, e.status, e.record_key, e.flow_id, e.trigger_op FROM inbox e"
          " WHERE e.status IN ('queued', 'running')"
          " AND ((e.status = 'queued' AND e.available_at <= $1)"
          "      OR (e.status = 'running' AND e.lease_until < $2))"
@@ -314,47 +316,41 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
          " ORDER BY e.id LIMIT $4" +
              skipLocked(),
         bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)),
-        bind(static_cast<I64>(options.limit)), into(ids), into(statuses), now;
+        bind(static_cast<I64>(options.limit)), into(ids), into(statuses), into(keys), into(flows),
+        into(ops), now;
     std::vector<Claimed> out;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       I64 id = ids[i];
       std::vector<EventId> coalesced;
-      if (options.coalesce && statuses[i] == "queued") {
-        auto head = loadEvent(s, id);
-        std::vector<I64> headJournal;
-        s << "SELECT COUNT(*) FROM journal WHERE event_id = $1", bind(id), into(headJournal), now;
-        if (head && !head->recordKey.empty() && !headJournal.empty() && headJournal[0] == 0 &&
-            (!options.coalesceTrigger || options.coalesceTrigger(head->triggerOp))) {
-          // The first later event of this key that must not be folded in (another flow or
-          // trigger, already touched, or holding a journal) bounds the run we may coalesce.
-          std::vector<I64> barrier;
-          s << "SELECT COALESCE(MIN(p.id), 0) FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
-               " AND p.status IN ('queued', 'running')"
-               " AND (p.flow_id <> $3 OR p.trigger_op <> $4 OR p.status <> 'queued'"
-               "      OR p.available_at > $5"
-               "      OR EXISTS (SELECT 1 FROM journal j WHERE j.event_id = p.id))",
-              bind(head->recordKey), bind(id), bind(head->flowId), bind(head->triggerOp),
-              bind(static_cast<I64>(t)), into(barrier), now;
-          const I64 bound =
-              (barrier.empty() || barrier[0] == 0) ? std::numeric_limits<I64>::max() : barrier[0];
-          std::vector<I64> later;
-          s << "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2 AND p.id < $3"
-               " AND p.status = 'queued' AND p.flow_id = $4 AND p.trigger_op = $5"
-               " ORDER BY p.id" +
-                   forUpdate(),
-              bind(head->recordKey), bind(id), bind(bound), bind(head->flowId),
-              bind(head->triggerOp), into(later), now;
-          if (!later.empty()) {
-            const I64 newest = later.back();
-            coalesced.push_back(id);
-            coalesced.insert(coalesced.end(), later.begin(), later.end() - 1);
-            for (I64 old : coalesced) {
-              s << "UPDATE inbox SET status = 'superseded', superseded_by = $1, finished_at = $2"
-                   " WHERE id = $3 AND status = 'queued'",
-                  bind(newest), bind(static_cast<I64>(t)), bind(static_cast<I64>(old)), now;
-            }
-            id = newest;
-          }
+      if (options.coalesce && statuses[i] == "queued" && !keys[i].empty() &&
+          (!options.coalesceTrigger || options.coalesceTrigger(ops[i]))) {
+        // One statement: the later queued events of this key that fold into the head, if the
+        // head has no journal entry, up to the first later event that must not be folded in
+        // (another flow or trigger, already touched, or holding a journal) — the barrier.
+        std::vector<I64> later;
+        s << "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
+             " AND p.status = 'queued' AND p.flow_id = $3 AND p.trigger_op = $4"
+             " AND NOT EXISTS (SELECT 1 FROM journal h WHERE h.event_id = $5)"
+             " AND p.id < COALESCE((SELECT MIN(b.id) FROM inbox b WHERE b.record_key = $6"
+             "   AND b.id > $7 AND b.status IN ('queued', 'running')"
+             "   AND (b.flow_id <> $8 OR b.trigger_op <> $9 OR b.status <> 'queued'"
+             "        OR b.available_at > $10"
+             "        OR EXISTS (SELECT 1 FROM journal j WHERE j.event_id = b.id))),"
+             "   9223372036854775807)"
+             " ORDER BY p.id" +
+                 forUpdate(),
+            bind(keys[i]), bind(id), bind(flows[i]), bind(ops[i]), bind(id), bind(keys[i]),
+            bind(id), bind(flows[i]), bind(ops[i]), bind(static_cast<I64>(t)), into(later), now;
+        if (!later.empty()) {
+          const I64 newest = later.back();
+          coalesced.push_back(id);
+          coalesced.insert(coalesced.end(), later.begin(), later.end() - 1);
+          // Exactly the coalesced ones: between head and newest every queued event of this key
+          // has this flow and trigger (any other would have been the barrier).
+          s << "UPDATE inbox SET status = 'superseded', superseded_by = $1, finished_at = $2"
+               " WHERE record_key = $3 AND id >= $4 AND id < $5 AND status = 'queued'",
+              bind(newest), bind(static_cast<I64>(t)), bind(keys[i]), bind(id), bind(newest), now;
+          id = newest;
         }
       }
       s << "UPDATE inbox SET status = 'running', lease_owner = $1, lease_until = $2,"
@@ -484,18 +480,15 @@ std::int64_t SqlStore::releaseLeases(const std::string& ownerPrefix) {
 QueueStats SqlStore::queueStats() {
   return transact("queue stats", Tx::Read, [&](Session& s) {
     QueueStats q;
-    std::vector<std::string> status;
-    std::vector<I64> count;
-    s << "SELECT status, COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
-         " GROUP BY status",
-        into(status), into(count), now;
-    for (std::size_t i = 0; i < status.size(); ++i) {
-      (status[i] == "queued" ? q.queued : q.running) = count[i];
-    }
-    std::vector<I64> dead, oldest;
-    s << "SELECT COUNT(*) FROM dead_letters", into(dead), now;
-    s << "SELECT COALESCE(MIN(received_at), 0) FROM inbox WHERE status IN ('queued', 'running')",
-        into(oldest), now;
+    // One statement (one round trip on PostgreSQL; the webhook asks this per delivery).
+    std::vector<I64> queued, running, dead, oldest;
+    s << "SELECT (SELECT COUNT(*) FROM inbox WHERE status = 'queued'),"
+         " (SELECT COUNT(*) FROM inbox WHERE status = 'running'),"
+         " (SELECT COUNT(*) FROM dead_letters),"
+         " (SELECT COALESCE(MIN(received_at), 0) FROM inbox WHERE status IN ('queued', 'running'))",
+        into(queued), into(running), into(dead), into(oldest), now;
+    q.queued = queued.empty() ? 0 : queued[0];
+    q.running = running.empty() ? 0 : running[0];
     q.dead = dead.empty() ? 0 : dead[0];
     q.oldestQueuedAt = oldest.empty() ? 0 : oldest[0];
     return q;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -15,16 +16,47 @@ namespace ferry::core::store {
 using namespace Poco::Data::Keywords;
 using Poco::Data::Session;
 
+class SqliteStore::FileLock {
+ public:
+  void acquire() {
+    std::unique_lock lock(mutex_);
+    const std::uint64_t ticket = next_++;
+    cv_.wait(lock, [&] { return serving_ == ticket; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t next_ = 0;
+  std::uint64_t serving_ = 0;
+};
+
+// One batch transaction. Guarded by the Store's mutex_.
+struct SqliteStore::Batch {
+  int members = 0;  // write calls that ran their body in it
+  bool done = false;
+  bool failed = false;  // COMMIT failed or the transaction was rolled back: nothing was stored
+  ErrorKind kind = ErrorKind::Internal;
+  std::string reason;
+};
+
 namespace {
 
 std::once_flag registered;
 
 // One write lock per database file in this process. Store objects of one process queue on it
-// (fairly) instead of polling SQLite's busy handler, which can starve a writer for seconds when
+// (FIFO) instead of polling SQLite's busy handler, which can starve a writer for seconds when
 // several threads write at once; other processes still meet the file lock and busy timeout.
-std::shared_ptr<std::mutex> writeLockFor(const std::string& path) {
+std::shared_ptr<SqliteStore::FileLock> fileLockFor(const std::string& path) {
   static std::mutex registry;
-  static std::map<std::string, std::weak_ptr<std::mutex>> locks;
+  static std::map<std::string, std::weak_ptr<SqliteStore::FileLock>> locks;
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(path, ec);
   const std::string key = ec ? path : canonical.string();
@@ -32,7 +64,7 @@ std::shared_ptr<std::mutex> writeLockFor(const std::string& path) {
   auto& weak = locks[key];
   auto lock = weak.lock();
   if (!lock) {
-    lock = std::make_shared<std::mutex>();
+    lock = std::make_shared<SqliteStore::FileLock>();
     weak = lock;
   }
   return lock;
@@ -81,10 +113,19 @@ std::shared_ptr<std::mutex> writeLockFor(const std::string& path) {
   }
 }
 
+// The StoreError rethrowMapped makes of the exception being handled.
+StoreError mappedError(const std::string& path, const char* op) {
+  try {
+    rethrowMapped(path, op);
+  } catch (const StoreError& e) {
+    return e;
+  }
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(const std::string& path, Options options)
-    : SqlStore(std::move(options)), path_(path), writeLock_(writeLockFor(path)) {
+    : SqlStore(std::move(options)), path_(path), fileLock_(fileLockFor(path)) {
   std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   const auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty() && !std::filesystem::is_directory(dir)) {
@@ -120,41 +161,167 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::run(const char* op, Tx tx, const std::function<void(Session&)>& body) {
-  std::lock_guard lock(mutex_);
-  Session& s = *session_;
   if (tx == Tx::Read) {
+    read(op, body);
+  } else {
+    write(op, body);
+  }
+}
+
+void SqliteStore::read(const char* op, const std::function<void(Session&)>& body) {
+  {
+    std::unique_lock lock(mutex_);
+    ++readersWaiting_;
+    cv_.wait(lock, [&] { return !busy_ && !batch_; });
+    --readersWaiting_;
+    busy_ = true;
+  }
+  std::exception_ptr failure;
+  try {
+    body(*session_);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+  }
+  cv_.notify_all();
+  if (failure) {
     try {
-      body(s);
+      std::rethrow_exception(failure);
     } catch (...) {
       rethrowMapped(path_, op);
     }
+  }
+}
+
+void SqliteStore::write(const char* op, const std::function<void(Session&)>& body) {
+  Session& s = *session_;
+  std::unique_lock lock(mutex_);
+  ++writersWaiting_;
+  // Between batches a waiting reader goes first (it would otherwise wait for a whole batch).
+  cv_.wait(lock, [&] { return !busy_ && (batch_ || readersWaiting_ == 0); });
+  --writersWaiting_;
+  busy_ = true;
+  std::shared_ptr<Batch> batch = batch_;
+  if (!batch) {
+    lock.unlock();
+    fileLock_->acquire();
+    try {
+      // IMMEDIATE takes the write lock up front: the transaction is the only writer from its
+      // first read on, so claim's read-then-update needs no row locks.
+      s << "BEGIN IMMEDIATE", now;
+    } catch (...) {
+      fileLock_->release();
+      {
+        std::lock_guard guard(mutex_);
+        busy_ = false;
+      }
+      cv_.notify_all();
+      rethrowMapped(path_, op);
+    }
+    lock.lock();
+    batch = batch_ = std::make_shared<Batch>();
+  }
+  ++batch->members;
+  lock.unlock();
+
+  // This call's own outcome: its body under a savepoint of the batch transaction.
+  std::optional<StoreError> own;
+  bool poisoned = false;  // the batch transaction is gone (SQLite rolled it back)
+  try {
+    s << "SAVEPOINT ferry_call", now;
+    try {
+      body(s);
+      s << "RELEASE ferry_call", now;
+    } catch (...) {
+      own = mappedError(path_, op);
+      try {
+        s << "ROLLBACK TO ferry_call", now;
+        s << "RELEASE ferry_call", now;
+      } catch (...) {
+        poisoned = true;  // "no such savepoint": the whole transaction was rolled back
+      }
+    }
+  } catch (...) {
+    own = mappedError(path_, op);  // SAVEPOINT itself failed
+    poisoned = true;
+  }
+
+  lock.lock();
+  if (!poisoned && writersWaiting_ > 0 && readersWaiting_ == 0 &&
+      batch->members < kMaxBatch) {
+    // Leave the commit to the next writer, which joins this batch.
+    busy_ = false;
+    cv_.notify_all();
+    if (own) {
+      throw *own;  // its savepoint is rolled back: the batch's fate does not change its answer
+    }
+    cv_.wait(lock, [&] { return batch->done; });
+    if (batch->failed) {
+      throw StoreError(batch->kind, "SQLite store '" + path_ + "': " + op +
+                                        ": nothing was stored: " + batch->reason);
+    }
     return;
   }
-  std::lock_guard writer(*writeLock_);
-  try {
-    // IMMEDIATE takes the write lock up front: the transaction is the only writer from its
-    // first read on, so claim's read-then-update needs no row locks.
-    s << "BEGIN IMMEDIATE", now;
-  } catch (...) {
-    rethrowMapped(path_, op);
+  lock.unlock();
+  endBatch(batch, poisoned, own ? &*own : nullptr);
+  if (own) {
+    throw *own;
   }
-  try {
-    body(s);
-    s << "COMMIT", now;
-  } catch (...) {
+  if (batch->failed) {  // written by this thread in endBatch
+    throw StoreError(batch->kind, "SQLite store '" + path_ + "': " + op +
+                                      ": nothing was stored: " + batch->reason);
+  }
+}
+
+void SqliteStore::endBatch(const std::shared_ptr<Batch>& batch, bool poisoned,
+                           const StoreError* cause) {
+  Session& s = *session_;
+  bool failed = false;
+  ErrorKind kind = ErrorKind::Internal;
+  std::string reason;
+  if (poisoned) {
+    failed = true;
+    kind = cause != nullptr ? cause->kind() : ErrorKind::Internal;
+    reason = "the transaction it shared with other calls was rolled back after an error (" +
+             std::string(cause != nullptr ? cause->what() : "unknown") + ")";
+  } else {
+    try {
+      s << "COMMIT", now;
+    } catch (...) {
+      const StoreError error = mappedError(path_, "commit");
+      failed = true;
+      kind = error.kind();
+      reason = std::string("the commit of its transaction failed (") + error.what() + ")";
+    }
+  }
+  if (failed) {
     try {
       s << "ROLLBACK", now;
     } catch (...) {
       // The transaction may already be gone (SQLite rolls back on some I/O errors).
     }
-    rethrowMapped(path_, op);
   }
+  fileLock_->release();
+  {
+    std::lock_guard lock(mutex_);
+    batch->done = true;
+    batch->failed = failed;
+    batch->kind = kind;
+    batch->reason = reason;
+    batch_.reset();
+    busy_ = false;
+  }
+  cv_.notify_all();
 }
 
 void SqliteStore::maxPageCount(std::int64_t pages) {
-  std::lock_guard lock(mutex_);
-  std::vector<Poco::Int64> result;
-  *session_ << "PRAGMA max_page_count = " + std::to_string(pages), into(result), now;
+  read("max page count", [&](Session& s) {
+    std::vector<Poco::Int64> result;
+    s << "PRAGMA max_page_count = " + std::to_string(pages), into(result), now;
+  });
 }
 
 }  // namespace ferry::core::store

@@ -283,13 +283,15 @@ struct Options {
   int migrateTo = 0;
   // PostgreSQL: sessions in the pool.
   int poolSize = 8;
-  // SQLite: how long a writer waits for the file lock before Busy.
+  // SQLite: how long a writer waits for the file lock before Busy. PostgreSQL: how long a call
+  // waits for a free pooled connection before Busy.
   std::chrono::milliseconds busyTimeout = std::chrono::seconds(10);
 };
 
-// All methods are thread-safe. SQLite: one connection per Store, calls serialised by a mutex;
-// give each thread (or process) its own Store for parallel readers, writers serialise on the
-// file lock anyway. PostgreSQL: a session pool of Options::poolSize connections.
+// All methods are thread-safe. SQLite: one connection per Store, used by one thread at a time;
+// concurrent write calls of one Store share one transaction and one fsync (group commit,
+// sqlite_store.hpp), each still returning only once committed; writers of several Stores
+// serialise on the file lock. PostgreSQL: a session pool of Options::poolSize connections.
 // Every method throws StoreError (never a Poco exception).
 class Store {
  public:
