@@ -19,10 +19,8 @@ RestOperation ghlTagAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
-                  "Tags."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id")), schemaTagsDTOFields());
   op.spec.output = build::fields(build::with(
       sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
@@ -46,10 +44,8 @@ RestOperation ghlTagRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
-                  "Tags."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id")), schemaTagsDTOFields());
   op.spec.output = build::fields(build::with(
       sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
@@ -73,11 +69,9 @@ RestOperation ghlFollowerAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(
-          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
-          true, "Followers."));
+  op.spec.input =
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id")),
+                    schemaFollowersDTOFields());
   op.spec.output = build::fields(
       build::with(
           sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
@@ -107,11 +101,9 @@ RestOperation ghlFollowerRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(
-          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
-          true, "Followers."));
+  op.spec.input =
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id")),
+                    schemaFollowersDTOFields());
   op.spec.output = build::fields(
       build::with(
           sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
@@ -211,9 +203,9 @@ RestOperation ghlWorkflowAddContact() {
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
   op.spec.input =
-      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
-                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
-                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                  build::with(sdk::str("workflowId"), true, "Workflow Id")),
+                    schemaCreateWorkflowDtoFields());
   op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
@@ -238,9 +230,9 @@ RestOperation ghlWorkflowRemoveContact() {
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
   op.spec.input =
-      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
-                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
-                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                  build::with(sdk::str("workflowId"), true, "Workflow Id")),
+                    schemaCreateWorkflowDtoFields());
   op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",

@@ -19,40 +19,7 @@ WebhookEventSpec ghlContactCreated() {
       "\"ContactCreate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
-                                                         false, "Custom fields[].")),
-                  false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -71,40 +38,7 @@ WebhookEventSpec ghlContactUpdated() {
   ev.spec.recordKey = "id";
   ev.spec.coalesce = true;
   ev.type = "ContactUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
-                                                         false, "Custom fields[].")),
-                  false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -122,40 +56,7 @@ WebhookEventSpec ghlContactDeleted() {
       "\"ContactDelete\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
-                                                         false, "Custom fields[].")),
-                  false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -173,40 +74,7 @@ WebhookEventSpec ghlContactTagUpdated() {
       "(payload `type` \"ContactTagUpdate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactTagUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
-                                                         false, "Custom fields[].")),
-                  false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -282,21 +150,7 @@ WebhookEventSpec ghlTaskCreated() {
       "\"TaskCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -314,21 +168,7 @@ WebhookEventSpec ghlTaskCompleted() {
       "\"TaskComplete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskComplete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -346,21 +186,7 @@ WebhookEventSpec ghlTaskDeleted() {
       "\"TaskDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -378,17 +204,7 @@ WebhookEventSpec ghlNoteCreated() {
       "\"NoteCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -406,17 +222,7 @@ WebhookEventSpec ghlNoteUpdated() {
       "\"NoteUpdate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -434,17 +240,7 @@ WebhookEventSpec ghlNoteDeleted() {
       "\"NoteDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -462,15 +258,7 @@ WebhookEventSpec ghlAppointmentCreated() {
       "`type` \"AppointmentCreate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(schemaAppointment("appointment"), false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -488,15 +276,7 @@ WebhookEventSpec ghlAppointmentUpdated() {
       "`type` \"AppointmentUpdate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(schemaAppointment("appointment"), false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -514,15 +294,7 @@ WebhookEventSpec ghlAppointmentDeleted() {
       "`type` \"AppointmentDelete\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(schemaAppointment("appointment"), false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(

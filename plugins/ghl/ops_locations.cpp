@@ -72,10 +72,10 @@ RestOperation ghlLocationTagCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/tags";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input =
+  op.spec.input = build::concat(
       build::fields(build::with(sdk::str("locationId"), false,
-                                "Location Id. Defaults to the connection setting location_id."),
-                    build::with(sdk::str("name"), true, "Tag name"));
+                                "Location Id. Defaults to the connection setting location_id.")),
+      schemaTagBodyFields());
   op.spec.output = build::fields(build::with(schemaLocationTagsSchema("tag"), false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"name":"Tag"})json"),
@@ -97,11 +97,11 @@ RestOperation ghlLocationTagUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/tags/{tagId}";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input =
+  op.spec.input = build::concat(
       build::fields(build::with(sdk::str("locationId"), false,
                                 "Location Id. Defaults to the connection setting location_id."),
-                    build::with(sdk::str("tagId"), true, "Tag Id"),
-                    build::with(sdk::str("name"), true, "Tag name"));
+                    build::with(sdk::str("tagId"), true, "Tag Id")),
+      schemaTagBodyFields());
   op.spec.output = build::fields(build::with(schemaLocationTagsSchema("tag"), false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples",
@@ -378,10 +378,10 @@ RestOperation ghlCustomValueCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/customValues";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("locationId"), false,
-                  "Location Id. Defaults to the connection setting location_id."),
-      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id.")),
+      schemaCustomValuesDTOFields());
   op.spec.output =
       build::fields(build::with(schemaCustomValueSchema("customValue"), false, "Custom value."));
   op.spec.examples = {
@@ -405,11 +405,11 @@ RestOperation ghlCustomValueUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/customValues/{id}";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("locationId"), false,
-                  "Location Id. Defaults to the connection setting location_id."),
-      build::with(sdk::str("id"), true, "Custom Value Id"),
-      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true, "Custom Value Id")),
+      schemaCustomValuesDTOFields());
   op.spec.output =
       build::fields(build::with(schemaCustomValueSchema("customValue"), false, "Custom value."));
   op.spec.examples = {

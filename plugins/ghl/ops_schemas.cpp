@@ -323,4 +323,120 @@ sdk::Field schemaTaskSchema(std::string name) {
   return f;
 }
 
+sdk::Schema schemaAppointmentCreateFields() {
+  static const sdk::Schema prototype = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(schemaAppointment("appointment"), false, "Appointment."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  return prototype;
+}
+
+sdk::Schema schemaContactCreateFields() {
+  static const sdk::Schema prototype = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("address1"), false, "Address1."),
+      build::with(sdk::str("city"), false, "City."),
+      build::with(sdk::str("companyName"), false, "Company name."),
+      build::with(sdk::str("country"), false, "Country."),
+      build::with(sdk::str("source"), false, "Source."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
+      build::with(sdk::boolean("dnd"), false, "Dnd."),
+      build::with(sdk::str("email"), false, "Email."),
+      build::with(sdk::str("name"), false, "Name."),
+      build::with(sdk::str("firstName"), false, "First name."),
+      build::with(sdk::str("lastName"), false, "Last name."),
+      build::with(sdk::str("phone"), false, "Phone."),
+      build::with(sdk::str("postalCode"), false, "Postal code."),
+      build::with(sdk::str("state"), false, "State."),
+      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
+                  "Tags."),
+      build::with(sdk::str("website"), false, "Website."),
+      build::with(sdk::array("attachments",
+                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
+                  false, "Attachments."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
+                                                         false, "Custom fields[].")),
+                  false, "Custom fields."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  return prototype;
+}
+
+sdk::Schema schemaCreateWorkflowDtoFields() {
+  static const sdk::Schema prototype =
+      build::fields(build::with(sdk::str("eventStartTime"), false, "Event start time."));
+  return prototype;
+}
+
+sdk::Schema schemaCustomValuesDTOFields() {
+  static const sdk::Schema prototype = build::fields(
+      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
+  return prototype;
+}
+
+sdk::Schema schemaFollowersDTOFields() {
+  static const sdk::Schema prototype = build::fields(build::with(
+      sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")), true,
+      "Followers."));
+  return prototype;
+}
+
+sdk::Schema schemaNoteCreateFields() {
+  static const sdk::Schema prototype = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  return prototype;
+}
+
+sdk::Schema schemaTagBodyFields() {
+  static const sdk::Schema prototype =
+      build::fields(build::with(sdk::str("name"), true, "Tag name"));
+  return prototype;
+}
+
+sdk::Schema schemaTagsDTOFields() {
+  static const sdk::Schema prototype = build::fields(build::with(
+      sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true, "Tags."));
+  return prototype;
+}
+
+sdk::Schema schemaTaskCreateFields() {
+  static const sdk::Schema prototype = build::fields(
+      build::with(sdk::str("type"), false, "Type."),
+      build::with(sdk::str("locationId"), false, "Location id."),
+      build::with(sdk::str("id"), false, "Id."),
+      build::with(sdk::str("assignedTo"), false, "Assigned to."),
+      build::with(sdk::str("body"), false, "Body."),
+      build::with(sdk::str("contactId"), false, "Contact id."),
+      build::with(sdk::str("title"), false, "Title."),
+      build::with(sdk::str("dateAdded"), false, "Date added."),
+      build::with(sdk::str("dueDate"), false, "Due date."),
+      build::with(sdk::str("webhookId"), false,
+                  "Unique id of this delivery (replays are refused)."),
+      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
+      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
+      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  return prototype;
+}
+
 }  // namespace ferry::plugins::ghl

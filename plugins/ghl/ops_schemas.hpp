@@ -33,5 +33,14 @@ sdk::Field schemaInboundDndSettingsSchemaInput(std::string name);
 sdk::Field schemaLocationTagsSchema(std::string name);
 sdk::Field schemaSMS(std::string name);
 sdk::Field schemaTaskSchema(std::string name);
+sdk::Schema schemaAppointmentCreateFields();
+sdk::Schema schemaContactCreateFields();
+sdk::Schema schemaCreateWorkflowDtoFields();
+sdk::Schema schemaCustomValuesDTOFields();
+sdk::Schema schemaFollowersDTOFields();
+sdk::Schema schemaNoteCreateFields();
+sdk::Schema schemaTagBodyFields();
+sdk::Schema schemaTagsDTOFields();
+sdk::Schema schemaTaskCreateFields();
 
 }  // namespace ferry::plugins::ghl
