@@ -116,13 +116,32 @@ sdk::ConnectorSpec connectorSpec() {
   return spec;
 }
 
+// What RestAction and WebhookTrigger read of their declaration (id, method, path, scopes,
+// record key, delivery): the declaration without its schemas and examples.
+sdk::OperationSpec slim(const sdk::OperationSpec& spec) {
+  sdk::OperationSpec out;
+  out.id = spec.id;
+  out.kind = spec.kind;
+  out.method = spec.method;
+  out.path = spec.path;
+  out.scopes = spec.scopes;
+  out.recordKey = spec.recordKey;
+  out.delivery = spec.delivery;
+  out.coalesce = spec.coalesce;
+  out.deprecated = spec.deprecated;
+  return out;
+}
+
 class GhlConnector : public sdk::BasicConnector {
  public:
   GhlConnector() : BasicConnector(connectorSpec()) {
     for (auto* list : {&contactsOperations, &tasksOperations, &notesOperations,
                        &contactLinksOperations, &businessesOperations, &locationsOperations}) {
       for (auto& op : (*list)()) {
-        auto spec = op.spec;
+        // The connector keeps the declaration; the action needs only what places the call
+        // (copying the whole declaration, schemas and examples, cost 0.9 M instructions).
+        sdk::OperationSpec spec = std::move(op.spec);
+        op.spec = slim(spec);
         add(std::move(spec), std::make_unique<RestAction>(std::move(op), tokens_));
       }
     }
@@ -130,12 +149,12 @@ class GhlConnector : public sdk::BasicConnector {
       add(std::move(spec), std::move(action));
     }
     for (auto& event : webhookEvents()) {
-      auto spec = event.spec;
+      sdk::OperationSpec spec = std::move(event.spec);
       spec.delivery = sdk::Delivery::Webhook;
       spec.input = {sdk::str("locationId")
                         .describe("Only events of this location (default: every location that "
                                   "installed the app).")};
-      event.spec = spec;
+      event.spec = slim(spec);
       add(std::move(spec), std::make_unique<WebhookTrigger>(std::move(event)));
     }
   }

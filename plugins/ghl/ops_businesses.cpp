@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -25,26 +26,8 @@ RestOperation ghlBusinessList() {
                     build::with(sdk::str("limit"), false, "Limit."),
                     build::with(sdk::str("skip"), false, "Skip."));
   op.spec.output = build::fields(build::with(
-      sdk::array(
-          "businesses",
-          build::with(
-              build::object("businesses[]", true, build::with(sdk::str("id"), false, "Business Id"),
-                            build::with(sdk::str("name"), false, "Business Name"),
-                            build::with(sdk::str("phone"), false, "phone number"),
-                            build::with(sdk::str("email"), false, "email"),
-                            build::with(sdk::str("website"), false, "website"),
-                            build::with(sdk::str("address"), false, "address"),
-                            build::with(sdk::str("city"), false, "city"),
-                            build::with(sdk::str("description"), false, "description"),
-                            build::with(sdk::str("state"), false, "state"),
-                            build::with(sdk::str("postalCode"), false, "postal code"),
-                            build::with(sdk::str("country"), false, "country"),
-                            build::with(sdk::any("updatedBy"), false, "updated By"),
-                            build::with(sdk::str("locationId"), false, "locaitonId"),
-                            build::with(sdk::any("createdBy"), false, "Created By"),
-                            build::with(sdk::str("createdAt"), false, "Creation Time"),
-                            build::with(sdk::str("updatedAt"), false, "Last updation time")),
-              false, "Businesses[].")),
+      sdk::array("businesses",
+                 build::with(schemaBusinessDto("businesses[]"), false, "Businesses[].")),
       false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
@@ -67,24 +50,8 @@ RestOperation ghlBusinessGet() {
   op.spec.path = "/businesses/{businessId}";
   op.spec.scopes = {"businesses.readonly"};
   op.spec.input = build::fields(build::with(sdk::str("businessId"), true, "Business id."));
-  op.spec.output = build::fields(
-      build::with(build::object("business", true, build::with(sdk::str("id"), false, "Business Id"),
-                                build::with(sdk::str("name"), false, "Business Name"),
-                                build::with(sdk::str("phone"), false, "phone number"),
-                                build::with(sdk::str("email"), false, "email"),
-                                build::with(sdk::str("website"), false, "website"),
-                                build::with(sdk::str("address"), false, "address"),
-                                build::with(sdk::str("city"), false, "city"),
-                                build::with(sdk::str("description"), false, "description"),
-                                build::with(sdk::str("state"), false, "state"),
-                                build::with(sdk::str("postalCode"), false, "postal code"),
-                                build::with(sdk::str("country"), false, "country"),
-                                build::with(sdk::any("updatedBy"), false, "updated By"),
-                                build::with(sdk::str("locationId"), false, "locaitonId"),
-                                build::with(sdk::any("createdBy"), false, "Created By"),
-                                build::with(sdk::str("createdAt"), false, "Creation Time"),
-                                build::with(sdk::str("updatedAt"), false, "Last updation time")),
-                  false, "Business Response"));
+  op.spec.output =
+      build::fields(build::with(schemaBusinessDto("business"), false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"businessId":"5DP4iH6HLkQsiKESj6rh"})json"),
@@ -119,26 +86,9 @@ RestOperation ghlBusinessCreate() {
                     build::with(sdk::str("state"), false, "State."),
                     build::with(sdk::str("country"), false, "Country."),
                     build::with(sdk::str("description"), false, "Description."));
-  op.spec.output = build::fields(
-      build::with(sdk::boolean("success"), false, "Success Value"),
-      build::with(
-          build::object("buiseness", true, build::with(sdk::str("id"), false, "Business Id"),
-                        build::with(sdk::str("name"), false, "Business Name"),
-                        build::with(sdk::str("phone"), false, "phone number"),
-                        build::with(sdk::str("email"), false, "email"),
-                        build::with(sdk::str("website"), false, "website"),
-                        build::with(sdk::str("address"), false, "address"),
-                        build::with(sdk::str("city"), false, "city"),
-                        build::with(sdk::str("description"), false, "description"),
-                        build::with(sdk::str("state"), false, "state"),
-                        build::with(sdk::str("postalCode"), false, "postal code"),
-                        build::with(sdk::str("country"), false, "country"),
-                        build::with(sdk::any("updatedBy"), false, "updated By"),
-                        build::with(sdk::str("locationId"), false, "locaitonId"),
-                        build::with(sdk::any("createdBy"), false, "Created By"),
-                        build::with(sdk::str("createdAt"), false, "Creation Time"),
-                        build::with(sdk::str("updatedAt"), false, "Last updation time")),
-          false, "Business Response"));
+  op.spec.output =
+      build::fields(build::with(sdk::boolean("success"), false, "Success Value"),
+                    build::with(schemaBusinessDto("buiseness"), false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -175,26 +125,9 @@ RestOperation ghlBusinessUpdate() {
                                 build::with(sdk::str("city"), false, "City."),
                                 build::with(sdk::str("country"), false, "Country."),
                                 build::with(sdk::str("description"), false, "Description."));
-  op.spec.output = build::fields(
-      build::with(sdk::boolean("success"), false, "Success Value"),
-      build::with(
-          build::object("buiseness", true, build::with(sdk::str("id"), false, "Business Id"),
-                        build::with(sdk::str("name"), false, "Business Name"),
-                        build::with(sdk::str("phone"), false, "phone number"),
-                        build::with(sdk::str("email"), false, "email"),
-                        build::with(sdk::str("website"), false, "website"),
-                        build::with(sdk::str("address"), false, "address"),
-                        build::with(sdk::str("city"), false, "city"),
-                        build::with(sdk::str("description"), false, "description"),
-                        build::with(sdk::str("state"), false, "state"),
-                        build::with(sdk::str("postalCode"), false, "postal code"),
-                        build::with(sdk::str("country"), false, "country"),
-                        build::with(sdk::any("updatedBy"), false, "updated By"),
-                        build::with(sdk::str("locationId"), false, "locaitonId"),
-                        build::with(sdk::any("createdBy"), false, "Created By"),
-                        build::with(sdk::str("createdAt"), false, "Creation Time"),
-                        build::with(sdk::str("updatedAt"), false, "Last updation time")),
-          false, "Business Response"));
+  op.spec.output =
+      build::fields(build::with(sdk::boolean("success"), false, "Success Value"),
+                    build::with(schemaBusinessDto("buiseness"), false, "Business Response"));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

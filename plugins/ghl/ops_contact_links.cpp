@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -18,10 +19,8 @@ RestOperation ghlTagAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
-                  "Tags."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id")), schemaTagsDTOFields());
   op.spec.output = build::fields(build::with(
       sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
@@ -45,10 +44,8 @@ RestOperation ghlTagRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/tags";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), true,
-                  "Tags."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("contactId"), true, "Contact Id")), schemaTagsDTOFields());
   op.spec.output = build::fields(build::with(
       sdk::array("tags", build::with(sdk::str("tags[]"), false, "Tags[].")), false, "Tags."));
   op.spec.examples = {
@@ -72,11 +69,9 @@ RestOperation ghlFollowerAdd() {
   op.spec.method = "POST";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(
-          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
-          true, "Followers."));
+  op.spec.input =
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id")),
+                    schemaFollowersDTOFields());
   op.spec.output = build::fields(
       build::with(
           sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
@@ -106,11 +101,9 @@ RestOperation ghlFollowerRemove() {
   op.spec.method = "DELETE";
   op.spec.path = "/contacts/{contactId}/followers";
   op.spec.scopes = {"contacts.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("contactId"), true, "Contact Id"),
-      build::with(
-          sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
-          true, "Followers."));
+  op.spec.input =
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id")),
+                    schemaFollowersDTOFields());
   op.spec.output = build::fields(
       build::with(
           sdk::array("followers", build::with(sdk::str("followers[]"), false, "Followers[].")),
@@ -210,9 +203,9 @@ RestOperation ghlWorkflowAddContact() {
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
   op.spec.input =
-      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
-                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
-                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                  build::with(sdk::str("workflowId"), true, "Workflow Id")),
+                    schemaCreateWorkflowDtoFields());
   op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",
@@ -237,9 +230,9 @@ RestOperation ghlWorkflowRemoveContact() {
   op.spec.path = "/contacts/{contactId}/workflow/{workflowId}";
   op.spec.scopes = {"contacts.write"};
   op.spec.input =
-      build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
-                    build::with(sdk::str("workflowId"), true, "Workflow Id"),
-                    build::with(sdk::str("eventStartTime"), false, "Event start time."));
+      build::concat(build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
+                                  build::with(sdk::str("workflowId"), true, "Workflow Id")),
+                    schemaCreateWorkflowDtoFields());
   op.spec.output = build::fields(build::with(sdk::boolean("succeded"), false, "Succeded."));
   op.spec.examples = {
       {"From the spec's field examples",

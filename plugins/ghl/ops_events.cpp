@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -18,44 +19,7 @@ WebhookEventSpec ghlContactCreated() {
       "\"ContactCreate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(
-          sdk::array("customFields",
-                     build::with(build::object("customFields[]", true,
-                                               build::with(sdk::str("id"), false, "Id."),
-                                               build::with(sdk::any("value"), false, "Value.")),
-                                 false, "Custom fields[].")),
-          false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -74,44 +38,7 @@ WebhookEventSpec ghlContactUpdated() {
   ev.spec.recordKey = "id";
   ev.spec.coalesce = true;
   ev.type = "ContactUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(
-          sdk::array("customFields",
-                     build::with(build::object("customFields[]", true,
-                                               build::with(sdk::str("id"), false, "Id."),
-                                               build::with(sdk::any("value"), false, "Value.")),
-                                 false, "Custom fields[].")),
-          false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -129,44 +56,7 @@ WebhookEventSpec ghlContactDeleted() {
       "\"ContactDelete\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(
-          sdk::array("customFields",
-                     build::with(build::object("customFields[]", true,
-                                               build::with(sdk::str("id"), false, "Id."),
-                                               build::with(sdk::any("value"), false, "Value.")),
-                                 false, "Custom fields[].")),
-          false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -184,44 +74,7 @@ WebhookEventSpec ghlContactTagUpdated() {
       "(payload `type` \"ContactTagUpdate\").";
   ev.spec.recordKey = "id";
   ev.type = "ContactTagUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("address1"), false, "Address1."),
-      build::with(sdk::str("city"), false, "City."),
-      build::with(sdk::str("companyName"), false, "Company name."),
-      build::with(sdk::str("country"), false, "Country."),
-      build::with(sdk::str("source"), false, "Source."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
-      build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(sdk::str("email"), false, "Email."),
-      build::with(sdk::str("name"), false, "Name."),
-      build::with(sdk::str("firstName"), false, "First name."),
-      build::with(sdk::str("lastName"), false, "Last name."),
-      build::with(sdk::str("phone"), false, "Phone."),
-      build::with(sdk::str("postalCode"), false, "Postal code."),
-      build::with(sdk::str("state"), false, "State."),
-      build::with(sdk::array("tags", build::with(sdk::any("tags[]"), false, "Tags[].")), false,
-                  "Tags."),
-      build::with(sdk::str("website"), false, "Website."),
-      build::with(sdk::array("attachments",
-                             build::with(sdk::any("attachments[]"), false, "Attachments[].")),
-                  false, "Attachments."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(
-          sdk::array("customFields",
-                     build::with(build::object("customFields[]", true,
-                                               build::with(sdk::str("id"), false, "Id."),
-                                               build::with(sdk::any("value"), false, "Value.")),
-                                 false, "Custom fields[].")),
-          false, "Custom fields."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaContactCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -251,38 +104,12 @@ WebhookEventSpec ghlContactDndUpdated() {
       build::with(sdk::str("dateAdded"), false, "Date added."),
       build::with(sdk::str("dateOfBirth"), false, "Date of birth."),
       build::with(sdk::boolean("dnd"), false, "Dnd."),
-      build::with(build::object(
-                      "dndSettings", true,
-                      build::with(build::object("SMS", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Sms."),
-                      build::with(build::object("Email", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Email."),
-                      build::with(build::object("GMB", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Gmb."),
-                      build::with(build::object("FB", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Fb."),
-                      build::with(build::object("WhatsApp", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Whats app."),
-                      build::with(build::object("Call", true,
-                                                build::with(sdk::str("status"), false, "Status."),
-                                                build::with(sdk::str("message"), false, "Message."),
-                                                build::with(sdk::str("code"), false, "Code.")),
-                                  false, "Call.")),
+      build::with(build::object("dndSettings", true, build::with(schemaSMS("SMS"), false, "Sms."),
+                                build::with(schemaSMS("Email"), false, "Email."),
+                                build::with(schemaSMS("GMB"), false, "Gmb."),
+                                build::with(schemaSMS("FB"), false, "Fb."),
+                                build::with(schemaSMS("WhatsApp"), false, "Whats app."),
+                                build::with(schemaSMS("Call"), false, "Call.")),
                   false, "Dnd settings."),
       build::with(sdk::str("email"), false, "Email."),
       build::with(sdk::str("name"), false, "Name."),
@@ -298,13 +125,9 @@ WebhookEventSpec ghlContactDndUpdated() {
                              build::with(sdk::any("attachments[]"), false, "Attachments[].")),
                   false, "Attachments."),
       build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(
-          sdk::array("customFields",
-                     build::with(build::object("customFields[]", true,
-                                               build::with(sdk::str("id"), false, "Id."),
-                                               build::with(sdk::any("value"), false, "Value.")),
-                                 false, "Custom fields[].")),
-          false, "Custom fields."),
+      build::with(sdk::array("customFields", build::with(schemaCustomFields("customFields[]"),
+                                                         false, "Custom fields[].")),
+                  false, "Custom fields."),
       build::with(sdk::str("webhookId"), false,
                   "Unique id of this delivery (replays are refused)."),
       build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
@@ -327,21 +150,7 @@ WebhookEventSpec ghlTaskCreated() {
       "\"TaskCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -359,21 +168,7 @@ WebhookEventSpec ghlTaskCompleted() {
       "\"TaskComplete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskComplete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -391,21 +186,7 @@ WebhookEventSpec ghlTaskDeleted() {
       "\"TaskDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "TaskDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."),
-      build::with(sdk::str("assignedTo"), false, "Assigned to."),
-      build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("title"), false, "Title."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("dueDate"), false, "Due date."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaTaskCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -423,17 +204,7 @@ WebhookEventSpec ghlNoteCreated() {
       "\"NoteCreate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -451,17 +222,7 @@ WebhookEventSpec ghlNoteUpdated() {
       "\"NoteUpdate\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -479,17 +240,7 @@ WebhookEventSpec ghlNoteDeleted() {
       "\"NoteDelete\").";
   ev.spec.recordKey = "contactId";
   ev.type = "NoteDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(sdk::str("id"), false, "Id."), build::with(sdk::str("body"), false, "Body."),
-      build::with(sdk::str("contactId"), false, "Contact id."),
-      build::with(sdk::str("dateAdded"), false, "Date added."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaNoteCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -507,33 +258,7 @@ WebhookEventSpec ghlAppointmentCreated() {
       "`type` \"AppointmentCreate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentCreate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(
-          build::object(
-              "appointment", true, build::with(sdk::str("id"), false, "Id."),
-              build::with(sdk::str("address"), false, "Address."),
-              build::with(sdk::str("title"), false, "Title."),
-              build::with(sdk::str("calendarId"), false, "Calendar id."),
-              build::with(sdk::str("contactId"), false, "Contact id."),
-              build::with(sdk::str("groupId"), false, "Group id."),
-              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
-              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
-              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
-                          false, "Users."),
-              build::with(sdk::str("notes"), false, "Notes."),
-              build::with(sdk::str("source"), false, "Source."),
-              build::with(sdk::str("startTime"), false, "Start time."),
-              build::with(sdk::str("endTime"), false, "End time."),
-              build::with(sdk::str("dateAdded"), false, "Date added."),
-              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
-          false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -551,33 +276,7 @@ WebhookEventSpec ghlAppointmentUpdated() {
       "`type` \"AppointmentUpdate\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentUpdate";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(
-          build::object(
-              "appointment", true, build::with(sdk::str("id"), false, "Id."),
-              build::with(sdk::str("address"), false, "Address."),
-              build::with(sdk::str("title"), false, "Title."),
-              build::with(sdk::str("calendarId"), false, "Calendar id."),
-              build::with(sdk::str("contactId"), false, "Contact id."),
-              build::with(sdk::str("groupId"), false, "Group id."),
-              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
-              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
-              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
-                          false, "Users."),
-              build::with(sdk::str("notes"), false, "Notes."),
-              build::with(sdk::str("source"), false, "Source."),
-              build::with(sdk::str("startTime"), false, "Start time."),
-              build::with(sdk::str("endTime"), false, "End time."),
-              build::with(sdk::str("dateAdded"), false, "Date added."),
-              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
-          false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(
@@ -595,33 +294,7 @@ WebhookEventSpec ghlAppointmentDeleted() {
       "`type` \"AppointmentDelete\").";
   ev.spec.recordKey = "appointment.contactId";
   ev.type = "AppointmentDelete";
-  ev.spec.output = build::fields(
-      build::with(sdk::str("type"), false, "Type."),
-      build::with(sdk::str("locationId"), false, "Location id."),
-      build::with(
-          build::object(
-              "appointment", true, build::with(sdk::str("id"), false, "Id."),
-              build::with(sdk::str("address"), false, "Address."),
-              build::with(sdk::str("title"), false, "Title."),
-              build::with(sdk::str("calendarId"), false, "Calendar id."),
-              build::with(sdk::str("contactId"), false, "Contact id."),
-              build::with(sdk::str("groupId"), false, "Group id."),
-              build::with(sdk::str("appointmentStatus"), false, "Appointment status."),
-              build::with(sdk::str("assignedUserId"), false, "Assigned user id."),
-              build::with(sdk::array("users", build::with(sdk::any("users[]"), false, "Users[].")),
-                          false, "Users."),
-              build::with(sdk::str("notes"), false, "Notes."),
-              build::with(sdk::str("source"), false, "Source."),
-              build::with(sdk::str("startTime"), false, "Start time."),
-              build::with(sdk::str("endTime"), false, "End time."),
-              build::with(sdk::str("dateAdded"), false, "Date added."),
-              build::with(sdk::str("dateUpdated"), false, "Date updated.")),
-          false, "Appointment."),
-      build::with(sdk::str("webhookId"), false,
-                  "Unique id of this delivery (replays are refused)."),
-      build::with(sdk::str("timestamp"), false, "When GHL sent the event (ISO-8601)."),
-      build::with(sdk::str("appId"), false, "The Marketplace app the event was sent for."),
-      build::with(sdk::str("versionId"), false, "The app version the event was sent for."));
+  ev.spec.output = schemaAppointmentCreateFields();
   ev.spec.examples = {
       {"Example from the GHL docs", sdk::Json::object(),
        sdk::Json::parse(

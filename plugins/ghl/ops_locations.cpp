@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -23,13 +24,8 @@ RestOperation ghlLocationTagList() {
       build::fields(build::with(sdk::str("locationId"), false,
                                 "Location Id. Defaults to the connection setting location_id."));
   op.spec.output = build::fields(build::with(
-      sdk::array(
-          "tags",
-          build::with(build::object("tags[]", true, build::with(sdk::str("name"), false, "Name."),
-                                    build::with(sdk::str("locationId"), false, "Location id."),
-                                    build::with(sdk::str("id"), false, "Id.")),
-                      false, "Tags[].")),
-      false, "Tags."));
+      sdk::array("tags", build::with(schemaLocationTagsSchema("tags[]"), false, "Tags[].")), false,
+      "Tags."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -54,11 +50,7 @@ RestOperation ghlLocationTagGet() {
       build::fields(build::with(sdk::str("locationId"), false,
                                 "Location Id. Defaults to the connection setting location_id."),
                     build::with(sdk::str("tagId"), true, "Tag Id"));
-  op.spec.output = build::fields(
-      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("locationId"), false, "Location id."),
-                                build::with(sdk::str("id"), false, "Id.")),
-                  false, "Tag."));
+  op.spec.output = build::fields(build::with(schemaLocationTagsSchema("tag"), false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"tagId":"flGwEuzsfJOia1i1ikRN"})json"),
@@ -80,15 +72,11 @@ RestOperation ghlLocationTagCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/tags";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input =
+  op.spec.input = build::concat(
       build::fields(build::with(sdk::str("locationId"), false,
-                                "Location Id. Defaults to the connection setting location_id."),
-                    build::with(sdk::str("name"), true, "Tag name"));
-  op.spec.output = build::fields(
-      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("locationId"), false, "Location id."),
-                                build::with(sdk::str("id"), false, "Id.")),
-                  false, "Tag."));
+                                "Location Id. Defaults to the connection setting location_id.")),
+      schemaTagBodyFields());
+  op.spec.output = build::fields(build::with(schemaLocationTagsSchema("tag"), false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"name":"Tag"})json"),
        sdk::Json::parse(
@@ -109,16 +97,12 @@ RestOperation ghlLocationTagUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/tags/{tagId}";
   op.spec.scopes = {"locations/tags.write"};
-  op.spec.input =
+  op.spec.input = build::concat(
       build::fields(build::with(sdk::str("locationId"), false,
                                 "Location Id. Defaults to the connection setting location_id."),
-                    build::with(sdk::str("tagId"), true, "Tag Id"),
-                    build::with(sdk::str("name"), true, "Tag name"));
-  op.spec.output = build::fields(
-      build::with(build::object("tag", true, build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("locationId"), false, "Location id."),
-                                build::with(sdk::str("id"), false, "Id.")),
-                  false, "Tag."));
+                    build::with(sdk::str("tagId"), true, "Tag Id")),
+      schemaTagBodyFields());
+  op.spec.output = build::fields(build::with(schemaLocationTagsSchema("tag"), false, "Tag."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"tagId":"flGwEuzsfJOia1i1ikRN","name":"Tag"})json"),
@@ -169,34 +153,10 @@ RestOperation ghlCustomFieldList() {
                                 "Location Id. Defaults to the connection setting location_id."),
                     build::with(sdk::str("model").oneOf({"contact", "opportunity", "all"}), false,
                                 "Model of the custom field you want to retrieve"));
-  op.spec.output = build::fields(build::with(
-      sdk::array(
-          "customFields",
-          build::with(
-              build::object(
-                  "customFields[]", true, build::with(sdk::str("id"), false, "Id."),
-                  build::with(sdk::str("name"), false, "Name."),
-                  build::with(sdk::str("fieldKey"), false, "Field key."),
-                  build::with(sdk::str("placeholder"), false, "Placeholder."),
-                  build::with(sdk::str("dataType"), false, "Data type."),
-                  build::with(sdk::number("position"), false, "Position."),
-                  build::with(sdk::array("picklistOptions",
-                                         build::with(sdk::str("picklistOptions[]"), false,
-                                                     "Picklist options[].")),
-                              false, "Picklist options."),
-                  build::with(sdk::array("picklistImageOptions",
-                                         build::with(sdk::str("picklistImageOptions[]"), false,
-                                                     "Picklist image options[].")),
-                              false, "Picklist image options."),
-                  build::with(sdk::boolean("isAllowedCustomOption"), false,
-                              "Is allowed custom option."),
-                  build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
-                  build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
-                  build::with(sdk::str("locationId"), false, "Location id."),
-                  build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
-                              "Model of the custom field")),
-              false, "Custom fields[].")),
-      false, "Custom fields."));
+  op.spec.output = build::fields(
+      build::with(sdk::array("customFields", build::with(schemaCustomFieldSchema2("customFields[]"),
+                                                         false, "Custom fields[].")),
+                  false, "Custom fields."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
        sdk::Json::parse(
@@ -223,28 +183,8 @@ RestOperation ghlCustomFieldGet() {
                     build::with(sdk::str("id"), true,
                                 "Custom Field Id or Field Key (e.g. \"contact.first_name\" or "
                                 "\"opportunity.pipeline_id\")"));
-  op.spec.output = build::fields(build::with(
-      build::object(
-          "customField", true, build::with(sdk::str("id"), false, "Id."),
-          build::with(sdk::str("name"), false, "Name."),
-          build::with(sdk::str("fieldKey"), false, "Field key."),
-          build::with(sdk::str("placeholder"), false, "Placeholder."),
-          build::with(sdk::str("dataType"), false, "Data type."),
-          build::with(sdk::number("position"), false, "Position."),
-          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
-                                                                false, "Picklist options[].")),
-                      false, "Picklist options."),
-          build::with(
-              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
-                                                             false, "Picklist image options[].")),
-              false, "Picklist image options."),
-          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
-          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
-          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
-          build::with(sdk::str("locationId"), false, "Location id."),
-          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
-                      "Model of the custom field")),
-      false, "Custom field."));
+  op.spec.output =
+      build::fields(build::with(schemaCustomFieldSchema2("customField"), false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({"id":"id-1"})json"),
        sdk::Json::parse(
@@ -282,28 +222,8 @@ RestOperation ghlCustomFieldCreate() {
       build::with(sdk::number("position"), false, "Position."),
       build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
                   "Model of the custom field you want to create"));
-  op.spec.output = build::fields(build::with(
-      build::object(
-          "customField", true, build::with(sdk::str("id"), false, "Id."),
-          build::with(sdk::str("name"), false, "Name."),
-          build::with(sdk::str("fieldKey"), false, "Field key."),
-          build::with(sdk::str("placeholder"), false, "Placeholder."),
-          build::with(sdk::str("dataType"), false, "Data type."),
-          build::with(sdk::number("position"), false, "Position."),
-          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
-                                                                false, "Picklist options[].")),
-                      false, "Picklist options."),
-          build::with(
-              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
-                                                             false, "Picklist image options[].")),
-              false, "Picklist image options."),
-          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
-          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
-          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
-          build::with(sdk::str("locationId"), false, "Location id."),
-          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
-                      "Model of the custom field")),
-      false, "Custom field."));
+  op.spec.output =
+      build::fields(build::with(schemaCustomFieldSchema2("customField"), false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -347,28 +267,8 @@ RestOperation ghlCustomFieldUpdate() {
       build::with(sdk::number("position"), false, "Position."),
       build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
                   "Model of the custom field you want to update"));
-  op.spec.output = build::fields(build::with(
-      build::object(
-          "customField", true, build::with(sdk::str("id"), false, "Id."),
-          build::with(sdk::str("name"), false, "Name."),
-          build::with(sdk::str("fieldKey"), false, "Field key."),
-          build::with(sdk::str("placeholder"), false, "Placeholder."),
-          build::with(sdk::str("dataType"), false, "Data type."),
-          build::with(sdk::number("position"), false, "Position."),
-          build::with(sdk::array("picklistOptions", build::with(sdk::str("picklistOptions[]"),
-                                                                false, "Picklist options[].")),
-                      false, "Picklist options."),
-          build::with(
-              sdk::array("picklistImageOptions", build::with(sdk::str("picklistImageOptions[]"),
-                                                             false, "Picklist image options[].")),
-              false, "Picklist image options."),
-          build::with(sdk::boolean("isAllowedCustomOption"), false, "Is allowed custom option."),
-          build::with(sdk::boolean("isMultiFileAllowed"), false, "Is multi file allowed."),
-          build::with(sdk::number("maxFileLimit"), false, "Max file limit."),
-          build::with(sdk::str("locationId"), false, "Location id."),
-          build::with(sdk::str("model").oneOf({"contact", "opportunity"}), false,
-                      "Model of the custom field")),
-      false, "Custom field."));
+  op.spec.output =
+      build::fields(build::with(schemaCustomFieldSchema2("customField"), false, "Custom field."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -429,13 +329,7 @@ RestOperation ghlCustomValueList() {
                                 "Location Id. Defaults to the connection setting location_id."));
   op.spec.output = build::fields(build::with(
       sdk::array("customValues",
-                 build::with(build::object(
-                                 "customValues[]", true, build::with(sdk::str("id"), false, "Id."),
-                                 build::with(sdk::str("name"), false, "Name."),
-                                 build::with(sdk::str("fieldKey"), false, "Field key."),
-                                 build::with(sdk::str("value"), false, "Value."),
-                                 build::with(sdk::str("locationId"), false, "Location id.")),
-                             false, "Custom values[].")),
+                 build::with(schemaCustomValueSchema("customValues[]"), false, "Custom values[].")),
       false, "Custom values."));
   op.spec.examples = {
       {"From the spec's field examples", sdk::Json::parse(R"json({})json"),
@@ -461,13 +355,8 @@ RestOperation ghlCustomValueGet() {
       build::fields(build::with(sdk::str("locationId"), false,
                                 "Location Id. Defaults to the connection setting location_id."),
                     build::with(sdk::str("id"), true, "Custom Value Id"));
-  op.spec.output = build::fields(
-      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("fieldKey"), false, "Field key."),
-                                build::with(sdk::str("value"), false, "Value."),
-                                build::with(sdk::str("locationId"), false, "Location id.")),
-                  false, "Custom value."));
+  op.spec.output =
+      build::fields(build::with(schemaCustomValueSchema("customValue"), false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"id":"kOBjMVAJhFuUeYIojVet"})json"),
@@ -489,17 +378,12 @@ RestOperation ghlCustomValueCreate() {
   op.spec.method = "POST";
   op.spec.path = "/locations/{locationId}/customValues";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("locationId"), false,
-                  "Location Id. Defaults to the connection setting location_id."),
-      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
-  op.spec.output = build::fields(
-      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("fieldKey"), false, "Field key."),
-                                build::with(sdk::str("value"), false, "Value."),
-                                build::with(sdk::str("locationId"), false, "Location id.")),
-                  false, "Custom value."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id.")),
+      schemaCustomValuesDTOFields());
+  op.spec.output =
+      build::fields(build::with(schemaCustomValueSchema("customValue"), false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"name":"Custom Field Name","value":"Value"})json"),
@@ -521,18 +405,13 @@ RestOperation ghlCustomValueUpdate() {
   op.spec.method = "PUT";
   op.spec.path = "/locations/{locationId}/customValues/{id}";
   op.spec.scopes = {"locations/customValues.write"};
-  op.spec.input = build::fields(
-      build::with(sdk::str("locationId"), false,
-                  "Location Id. Defaults to the connection setting location_id."),
-      build::with(sdk::str("id"), true, "Custom Value Id"),
-      build::with(sdk::str("name"), true, "Name."), build::with(sdk::str("value"), true, "Value."));
-  op.spec.output = build::fields(
-      build::with(build::object("customValue", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("name"), false, "Name."),
-                                build::with(sdk::str("fieldKey"), false, "Field key."),
-                                build::with(sdk::str("value"), false, "Value."),
-                                build::with(sdk::str("locationId"), false, "Location id.")),
-                  false, "Custom value."));
+  op.spec.input = build::concat(
+      build::fields(build::with(sdk::str("locationId"), false,
+                                "Location Id. Defaults to the connection setting location_id."),
+                    build::with(sdk::str("id"), true, "Custom Value Id")),
+      schemaCustomValuesDTOFields());
+  op.spec.output =
+      build::fields(build::with(schemaCustomValueSchema("customValue"), false, "Custom value."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

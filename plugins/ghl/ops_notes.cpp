@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -21,18 +22,8 @@ RestOperation ghlNoteList() {
   op.spec.scopes = {"contacts.readonly"};
   op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
   op.spec.output = build::fields(build::with(
-      sdk::array(
-          "notes",
-          build::with(build::object("notes[]", true, build::with(sdk::str("id"), false, "Id."),
-                                    build::with(sdk::str("body"), false, "Body."),
-                                    build::with(sdk::str("userId"), false, "User id."),
-                                    build::with(sdk::str("dateAdded"), false, "Date added."),
-                                    build::with(sdk::str("contactId"), false, "Contact id."),
-                                    build::with(sdk::str("title"), false, "Title."),
-                                    build::with(sdk::str("color"), false, "Color."),
-                                    build::with(sdk::boolean("pinned"), false, "Pinned.")),
-                      false, "Notes[].")),
-      false, "Notes."));
+      sdk::array("notes", build::with(schemaGetNoteSchema("notes[]"), false, "Notes[].")), false,
+      "Notes."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"sx6wyHhbFdRXh302LLNR"})json"),
@@ -56,16 +47,7 @@ RestOperation ghlNoteGet() {
   op.spec.scopes = {"contacts.readonly"};
   op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
                                 build::with(sdk::str("id"), true, "Note Id"));
-  op.spec.output = build::fields(
-      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("userId"), false, "User id."),
-                                build::with(sdk::str("dateAdded"), false, "Date added."),
-                                build::with(sdk::str("contactId"), false, "Contact id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("color"), false, "Color."),
-                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
-                  false, "Note."));
+  op.spec.output = build::fields(build::with(schemaGetNoteSchema("note"), false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -94,16 +76,7 @@ RestOperation ghlNoteCreate() {
                                 build::with(sdk::str("title"), false, "Title."),
                                 build::with(sdk::str("color"), false, "Color."),
                                 build::with(sdk::boolean("pinned"), false, "Pinned."));
-  op.spec.output = build::fields(
-      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("userId"), false, "User id."),
-                                build::with(sdk::str("dateAdded"), false, "Date added."),
-                                build::with(sdk::str("contactId"), false, "Contact id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("color"), false, "Color."),
-                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
-                  false, "Note."));
+  op.spec.output = build::fields(build::with(schemaGetNoteSchema("note"), false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -134,16 +107,7 @@ RestOperation ghlNoteUpdate() {
                                 build::with(sdk::str("title"), false, "Title."),
                                 build::with(sdk::str("color"), false, "Color."),
                                 build::with(sdk::boolean("pinned"), false, "Pinned."));
-  op.spec.output = build::fields(
-      build::with(build::object("note", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("userId"), false, "User id."),
-                                build::with(sdk::str("dateAdded"), false, "Date added."),
-                                build::with(sdk::str("contactId"), false, "Contact id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("color"), false, "Color."),
-                                build::with(sdk::boolean("pinned"), false, "Pinned.")),
-                  false, "Note."));
+  op.spec.output = build::fields(build::with(schemaGetNoteSchema("note"), false, "Note."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

@@ -2,6 +2,7 @@
 // (GoHighLevel/highlevel-api-docs@0af86a4, CC0). Do not edit: change the generator's table.
 
 #include "operations.hpp"
+#include "ops_schemas.hpp"
 #include "schema_build.hpp"
 
 namespace ferry::plugins::ghl {
@@ -20,18 +21,9 @@ RestOperation ghlTaskList() {
   op.spec.path = "/contacts/{contactId}/tasks";
   op.spec.scopes = {"contacts.readonly"};
   op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"));
-  op.spec.output = build::fields(build::with(
-      sdk::array(
-          "tasks",
-          build::with(build::object("tasks[]", true, build::with(sdk::str("id"), false, "Id."),
-                                    build::with(sdk::str("title"), false, "Title."),
-                                    build::with(sdk::str("body"), false, "Body."),
-                                    build::with(sdk::str("assignedTo"), false, "Assigned to."),
-                                    build::with(sdk::str("dueDate"), false, "Due date."),
-                                    build::with(sdk::boolean("completed"), false, "Completed."),
-                                    build::with(sdk::str("contactId"), false, "Contact id.")),
-                      false, "Tasks[].")),
-      false, "Tasks."));
+  op.spec.output = build::fields(
+      build::with(sdk::array("tasks", build::with(schemaTaskSchema("tasks[]"), false, "Tasks[].")),
+                  false, "Tasks."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(R"json({"contactId":"sx6wyHhbFdRXh302LLNR"})json"),
@@ -55,15 +47,7 @@ RestOperation ghlTaskGet() {
   op.spec.scopes = {"contacts.readonly"};
   op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
                                 build::with(sdk::str("taskId"), true, "Task Id"));
-  op.spec.output = build::fields(
-      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
-                                build::with(sdk::str("dueDate"), false, "Due date."),
-                                build::with(sdk::boolean("completed"), false, "Completed."),
-                                build::with(sdk::str("contactId"), false, "Contact id.")),
-                  false, "Task."));
+  op.spec.output = build::fields(build::with(schemaTaskSchema("task"), false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -92,15 +76,7 @@ RestOperation ghlTaskCreate() {
                                 build::with(sdk::str("dueDate"), true, "Due date."),
                                 build::with(sdk::boolean("completed"), true, "Completed."),
                                 build::with(sdk::str("assignedTo"), false, "Assigned to."));
-  op.spec.output = build::fields(
-      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
-                                build::with(sdk::str("dueDate"), false, "Due date."),
-                                build::with(sdk::boolean("completed"), false, "Completed."),
-                                build::with(sdk::str("contactId"), false, "Contact id.")),
-                  false, "Task."));
+  op.spec.output = build::fields(build::with(schemaTaskSchema("task"), false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -132,15 +108,7 @@ RestOperation ghlTaskUpdate() {
                                 build::with(sdk::str("dueDate"), false, "Due date."),
                                 build::with(sdk::boolean("completed"), false, "Completed."),
                                 build::with(sdk::str("assignedTo"), false, "Assigned to."));
-  op.spec.output = build::fields(
-      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
-                                build::with(sdk::str("dueDate"), false, "Due date."),
-                                build::with(sdk::boolean("completed"), false, "Completed."),
-                                build::with(sdk::str("contactId"), false, "Contact id.")),
-                  false, "Task."));
+  op.spec.output = build::fields(build::with(schemaTaskSchema("task"), false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(
@@ -192,15 +160,7 @@ RestOperation ghlTaskComplete() {
   op.spec.input = build::fields(build::with(sdk::str("contactId"), true, "Contact Id"),
                                 build::with(sdk::str("taskId"), true, "Task Id"),
                                 build::with(sdk::boolean("completed"), true, "Completed."));
-  op.spec.output = build::fields(
-      build::with(build::object("task", true, build::with(sdk::str("id"), false, "Id."),
-                                build::with(sdk::str("title"), false, "Title."),
-                                build::with(sdk::str("body"), false, "Body."),
-                                build::with(sdk::str("assignedTo"), false, "Assigned to."),
-                                build::with(sdk::str("dueDate"), false, "Due date."),
-                                build::with(sdk::boolean("completed"), false, "Completed."),
-                                build::with(sdk::str("contactId"), false, "Contact id.")),
-                  false, "Task."));
+  op.spec.output = build::fields(build::with(schemaTaskSchema("task"), false, "Task."));
   op.spec.examples = {
       {"From the spec's field examples",
        sdk::Json::parse(

@@ -34,6 +34,15 @@ sdk::Field object(std::string name, bool open, F&&... members) {
   return f;
 }
 
+// `head` followed by the fields of `tail` (path and query parameters, then a shared body).
+inline sdk::Schema concat(sdk::Schema head, sdk::Schema tail) {
+  head.reserve(head.size() + tail.size());
+  for (auto& f : tail) {
+    head.push_back(std::move(f));
+  }
+  return head;
+}
+
 // `f` marked required or not, with its description.
 inline sdk::Field with(sdk::Field f, bool required, std::string description) {
   f.required = required;

@@ -179,8 +179,25 @@ def humanize(name):
 
 
 class Gen:
-    def __init__(self, specs):
+    def __init__(self, specs, uses=None):
         self.specs = specs
+        # Object schemas that occur more than once (the same members, field for field) are built
+        # by one shared builder function (ops_schemas.cpp), named after the OpenAPI component
+        # schema they come from. A first pass counts them (`uses` None), the second emits.
+        self.counting = uses is None
+        self.uses = {} if uses is None else uses
+        self.builders = {}   # canonical object -> (function name, open, emitted members)
+        self.taken = set()
+
+    def builder_name(self, base, is_input):
+        words = re.split(r"[^A-Za-z0-9]+", base)
+        name = "".join(w[:1].upper() + w[1:] for w in words if w)
+        name = "schema" + (name or "Object") + ("Input" if is_input else "")
+        candidate, n = name, 2
+        while candidate in self.taken:
+            candidate, n = "%s%d" % (name, n), n + 1
+        self.taken.add(candidate)
+        return candidate
 
     def resolve(self, spec_name, schema):
         """Follows $ref (and single-element allOf) to a concrete schema. Returns (spec, schema)."""
@@ -211,6 +228,13 @@ class Gen:
 
     def field(self, spec_name, name, schema, required, depth, is_input, fill_location=False):
         """Returns (C++ expression of a Field, example value or None)."""
+        expr, example, _ = self._field(spec_name, name, schema, required, depth, is_input, fill_location)
+        return expr, example
+
+    def _field(self, spec_name, name, schema, required, depth, is_input, fill_location=False):
+        """Returns (C++ expression of a Field, example, the expression with every builder inlined:
+        two fields with the same inlined expression are the same field)."""
+        component = self.component(schema)
         spec_name, schema = self.resolve(spec_name, schema)
         desc = (schema.get("description") or "").strip() or humanize(name) + "."
         if fill_location:
@@ -219,29 +243,41 @@ class Gen:
         t = schema.get("type")
         if isinstance(t, list) or "anyOf" in schema or "oneOf" in schema:
             t = None
+        canon = None
         props = schema.get("properties")
         example = schema.get("example")
         if t == "object" and props and depth < MAX_DEPTH:
-            members = []
+            members, canons = [], []
             ex = {}
             req = set(schema.get("required", [])) if is_input else set()
             for pname, pschema in props.items():
-                expr, pex = self.field(spec_name, pname, pschema, pname in req, depth + 1, is_input)
+                expr, pex, pcanon = self._field(spec_name, pname, pschema, pname in req, depth + 1, is_input)
                 members.append(expr)
+                canons.append(pcanon)
                 if pex is not None and (pname in req or len(ex) < MAX_EXAMPLE_PROPS):
                     ex[pname] = pex
             # build::object moves each member in; the fluent sdk::object(...).open() copies
             # the subtree once per call (schema_build.hpp).
-            expr = "build::object(%s, %s%s)" % (cpp_str(name), "false" if is_input else "true",
-                                                "".join(",\n" + m for m in members))
+            open_ = "false" if is_input else "true"
+            key = open_ + "".join(",\n" + c for c in canons)
+            canon = "build::object(%s, %s)" % (cpp_str(name), key)
+            if self.counting:
+                self.uses[key] = self.uses.get(key, 0) + 1
+            if self.uses.get(key, 0) > 1:
+                if key not in self.builders:
+                    self.builders[key] = (self.builder_name(component or name, is_input), open_, members)
+                expr = "%s(%s)" % (self.builders[key][0], cpp_str(name))
+            else:
+                expr = "build::object(%s, %s%s)" % (cpp_str(name), open_, "".join(",\n" + m for m in members))
             example = ex
         elif t == "object" and props is None and "properties" in schema and depth < MAX_DEPTH:
             expr = "sdk::field(%s, sdk::Type::Object).open()" % cpp_str(name)
             example = {}
         elif t == "array":
             items = schema.get("items") or {}
-            iexpr, iex = self.field(spec_name, name + "[]", items, False, depth + 1, is_input)
+            iexpr, iex, icanon = self._field(spec_name, name + "[]", items, False, depth + 1, is_input)
             expr = "sdk::array(%s, %s)" % (cpp_str(name), iexpr)
+            canon = "sdk::array(%s, %s)" % (cpp_str(name), icanon)
             if isinstance(example, list) and all(self.valid_for(items, e) for e in example) and example:
                 example = example[:2]
             else:
@@ -274,8 +310,30 @@ class Gen:
             expr = "sdk::any(%s)" % cpp_str(name)
             if example is None and required:
                 example = name + "-1"
-        expr = "build::with(%s, %s, %s)" % (expr, "true" if required else "false", cpp_str(desc))
-        return expr, example
+        if canon is None:
+            canon = expr
+        tail = ", %s, %s)" % ("true" if required else "false", cpp_str(desc))
+        return "build::with(" + expr + tail, example, "build::with(" + canon + tail
+
+    def shared_list(self, exprs, canons, base):
+        """A field list several declarations share (a request body, the payload of the contact
+        events) is one builder, like a shared object schema: returns the call, or None when the
+        list is used once."""
+        key = "list:" + ",\n".join(canons)
+        if self.counting:
+            self.uses[key] = self.uses.get(key, 0) + 1
+        if not exprs or self.uses.get(key, 0) < 2:
+            return None
+        if key not in self.builders:
+            self.builders[key] = (self.builder_name(base + "Fields", False), None, exprs)
+        return self.builders[key][0] + "()"
+
+    def component(self, schema):
+        """The name of the OpenAPI component schema `schema` refers to, or None."""
+        if "$ref" not in schema and "allOf" in schema and len(schema["allOf"]) == 1:
+            schema = schema["allOf"][0]
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        return ref.rsplit("/", 1)[-1] if ref else None
 
     def valid_for(self, items, value):
         _, items = self.resolve("contacts", items)
@@ -312,16 +370,20 @@ class Gen:
         if body is None:
             content = op.get("requestBody", {}).get("content", {})
             body = content.get("application/json", {}).get("schema")
+        body_list = None
         if body is not None:
+            component = self.component(body)
             bspec, body = self.resolve(spec_name, body)
             req = set(body.get("required", []))
             optional_examples = 0
+            bexprs, bcanons = [], []
             for bname, bschema in (body.get("properties") or {}).items():
                 if bname in names:
                     raise SystemExit("%s: body field %s collides with a parameter" % (fid, bname))
                 fill = bname == "locationId"
-                expr, ex = self.field(bspec, bname, bschema, bname in req, 1, True, fill)
-                inputs.append(expr)
+                expr, ex, canon = self._field(bspec, bname, bschema, bname in req, 1, True, fill)
+                bexprs.append(expr)
+                bcanons.append(canon)
                 where.append((bname, "body"))
                 if fill:
                     continue
@@ -330,6 +392,9 @@ class Gen:
                 elif ex is not None and optional_examples < 3 and not isinstance(ex, (dict, list)):
                     example[bname] = ex
                     optional_examples += 1
+            body_list = self.shared_list(bexprs, bcanons, component or fid)
+            if body_list is None:
+                inputs += bexprs
         responses = op.get("responses", {})
         status = min(int(k) for k in responses if k.startswith("2"))
         out_schema = opts.get("output")
@@ -346,7 +411,7 @@ class Gen:
         return {
             "id": fid, "method": method, "path": path, "operationId": operation_id,
             "scope": scope, "summary": summary, "description": (op.get("description") or op.get("summary") or "").strip(),
-            "deprecated": bool(op.get("deprecated")), "inputs": inputs, "where": where,
+            "deprecated": bool(op.get("deprecated")), "inputs": inputs, "bodyList": body_list, "where": where,
             "outputs": outputs, "example": example, "outExample": out_example, "status": status,
             "specScopes": scopes, "spec": spec_name,
         }
@@ -360,17 +425,20 @@ class Gen:
                             ("appId", "The Marketplace app the event was sent for."),
                             ("versionId", "The app version the event was sent for.")):
             props.setdefault(extra, {"type": "string", "description": text})
-        outputs = []
+        outputs, canons = [], []
         for pname, pschema in props.items():
-            expr, _ = self.field("contacts", pname, pschema, False, 1, False)
+            expr, _, canon = self._field("contacts", pname, pschema, False, 1, False)
             outputs.append(expr)
+            canons.append(canon)
+        shared = self.shared_list(outputs, canons, name)
+        output = shared if shared else "build::fields(%s)" % ",\n".join(outputs)
         example = dict(ev["examples"][0])
         # The docs' Appointment{Update,Delete} examples were copied from AppointmentCreate and
         # still say "type": "AppointmentCreate"; the example of a trigger must be its own type.
         example["type"] = wire_type
         return {"id": fid, "name": name, "wire": wire_type, "recordKey": record_key,
                 "summary": summary, "description": ev.get("description", ""),
-                "outputs": outputs, "example": example}
+                "output": output, "example": example}
 
 
 HEADER = "// GENERATED by plugins/ghl/tools/gen_operations.py from HighLevel's official OpenAPI specs\n" \
@@ -402,7 +470,10 @@ def emit_operation(op):
     lines.append("    op.spec.scopes = {%s};" % cpp_str(op["scope"]))
     if op["deprecated"]:
         lines.append("    op.spec.deprecated = true;")
-    lines.append("    op.spec.input = build::fields(%s);" % ",\n".join(op["inputs"]))
+    if op["bodyList"]:
+        lines.append("    op.spec.input = build::concat(build::fields(%s), %s);" % (",\n".join(op["inputs"]), op["bodyList"]))
+    else:
+        lines.append("    op.spec.input = build::fields(%s);" % ",\n".join(op["inputs"]))
     lines.append("    op.spec.output = build::fields(%s);" % ",\n".join(op["outputs"]))
     lines.append("    op.spec.examples = {{%s, %s, %s}};" % (
         cpp_str("From the spec's field examples"), json_literal(op["example"]), json_literal(op["outExample"])))
@@ -414,46 +485,81 @@ def emit_operation(op):
     return "\n".join(lines)
 
 
-def main():
-    specs = load_specs()
-    gen = Gen(specs)
+def generate(gen, events):
     groups = {}
     for fid, spec_name, operation_id, summary, opts in OPERATIONS:
         groups.setdefault(opts["group"], []).append(gen.operation(fid, spec_name, operation_id, summary, opts))
+    evs = [gen.event(fid, name, wire, key, summary, events) for fid, name, wire, key, summary in EVENTS]
+    return groups, evs
+
+
+def emit_schemas(gen):
+    """ops_schemas.hpp/.cpp: one builder function per object schema the declarations share."""
+    builders = sorted(b for b in gen.builders.values() if b[1] is not None)
+    lists = sorted(b for b in gen.builders.values() if b[1] is None)
+    decls = "\n".join(["sdk::Field %s(std::string name);" % b[0] for b in builders] +
+                      ["sdk::Schema %s();" % b[0] for b in lists])
+    header = (HEADER + "\n#pragma once\n\n// Builders of the object schemas several declarations share (each an OpenAPI component\n"
+              "// schema, or an object the spec repeats inline), one function each.\n\n#include <string>\n\n"
+              "#include \"ferry/sdk/schema.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace sdk = ferry::sdk;\n\n%s\n\n"
+              "}  // namespace ferry::plugins::ghl\n") % decls
+    # Each is built once, on its first call, and copied after: a copy makes the same allocations
+    # but skips building every member from literals and moving it through build::with.
+    defs = "\n\n".join(("sdk::Field %s(std::string name) {\n  static const sdk::Field prototype = build::object(\"\", %s%s);\n"
+                         "  sdk::Field f = prototype;\n  f.name = std::move(name);\n  return f;\n}") % (
+        fname, open_, "".join(",\n" + m for m in members)) for fname, open_, members in builders)
+    defs += "".join(("\n\nsdk::Schema %s() {\n  static const sdk::Schema prototype = build::fields(%s);\n"
+                     "  return prototype;\n}") % (fname, ",\n".join(members)) for fname, _, members in lists)
+    source = (HEADER + "\n#include \"ops_schemas.hpp\"\n\n#include <utility>\n\n#include \"schema_build.hpp\"\n\n"
+              "namespace ferry::plugins::ghl {\n\n%s\n\n}  // namespace ferry::plugins::ghl\n") % defs
+    with open(os.path.join(OUT, "ops_schemas.hpp"), "w") as f:
+        f.write(header)
+    with open(os.path.join(OUT, "ops_schemas.cpp"), "w") as f:
+        f.write(source)
+
+
+def main():
+    specs = load_specs()
+    with open(os.path.join(DATA, "webhook-events.extracted.json")) as f:
+        events = json.load(f)["events"]
+    counter = Gen(specs)
+    generate(counter, events)
+    gen = Gen(specs, counter.uses)
+    groups, evs = generate(gen, events)
+    emit_schemas(gen)
     for group, ops in groups.items():
         fn = "".join(w.capitalize() for w in group.split("_"))
         body = "\n\n".join(emit_operation(op) for op in ops)
         calls = "\n".join("  ops.push_back(%s());" % fn_name(op["id"]) for op in ops)
-        text = (HEADER + "\n#include \"operations.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
+        text = (HEADER + "\n#include \"operations.hpp\"\n#include \"ops_schemas.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
                 "std::vector<RestOperation> %sOperations() {\n  std::vector<RestOperation> ops;\n%s\n  return ops;\n}\n\n"
                 "}  // namespace ferry::plugins::ghl\n") % (body, fn[0].lower() + fn[1:], calls)
         with open(os.path.join(OUT, "ops_%s.cpp" % group), "w") as f:
             f.write(text)
-    with open(os.path.join(DATA, "webhook-events.extracted.json")) as f:
-        events = json.load(f)["events"]
     parts = []
-    for fid, name, wire, key, summary in EVENTS:
-        ev = gen.event(fid, name, wire, key, summary, events)
+    for (fid, name, wire, key, summary), ev in zip(EVENTS, evs):
         parts.append(("// %s\nWebhookEventSpec %s() {\n" % (name, fn_name(fid))) + "    WebhookEventSpec ev;\n    ev.spec.id = %s;\n    ev.spec.summary = %s;\n"
                      "    ev.spec.description = %s;\n    ev.spec.recordKey = %s;\n%s    ev.type = %s;\n"
-                     "    ev.spec.output = build::fields(%s);\n    ev.spec.examples = {{%s, sdk::Json::object(), %s}};\n"
+                     "    ev.spec.output = %s;\n    ev.spec.examples = {{%s, sdk::Json::object(), %s}};\n"
                      "    return ev;\n}" % (
                          cpp_str(fid), cpp_str(summary),
                          cpp_str((ev["description"] + ". " if ev["description"] else "") +
                                  "GHL webhook event `%s` (payload `type` \"%s\")." % (name, wire)),
                          cpp_str(key), "    ev.spec.coalesce = true;\n" if fid in COALESCE else "",
-                         cpp_str(wire), ",\n".join(ev["outputs"]),
+                         cpp_str(wire), ev["output"],
                          cpp_str("Example from the GHL docs"), json_literal(ev["example"])))
     calls = "\n".join("  events.push_back(%s());" % fn_name(e[0]) for e in EVENTS)
-    text = (HEADER + "\n#include \"operations.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
+    text = (HEADER + "\n#include \"operations.hpp\"\n#include \"ops_schemas.hpp\"\n#include \"schema_build.hpp\"\n\nnamespace ferry::plugins::ghl {\n\nnamespace {\n\n%s\n\n}  // namespace\n\n"
             "std::vector<WebhookEventSpec> webhookEvents() {\n  std::vector<WebhookEventSpec> events;\n%s\n"
             "  return events;\n}\n\n}  // namespace ferry::plugins::ghl\n") % ("\n\n".join(parts), calls)
     with open(os.path.join(OUT, "ops_events.cpp"), "w") as f:
         f.write(text)
-    written = [os.path.join(OUT, "ops_%s.cpp" % g) for g in list(groups) + ["events"]]
+    written = [os.path.join(OUT, "ops_%s.cpp" % g) for g in list(groups) + ["events", "schemas"]]
+    written.append(os.path.join(OUT, "ops_schemas.hpp"))
     if shutil.which("clang-format"):
         subprocess.run(["clang-format", "-i"] + written, check=True, cwd=ROOT)
-    print("generated %d operations in %d files, %d events" % (len(OPERATIONS), len(groups), len(EVENTS)))
+    print("generated %d operations in %d files, %d events, %d shared schema builders" % (
+        len(OPERATIONS), len(groups), len(EVENTS), len(gen.builders)))
 
 
 if __name__ == "__main__":
