@@ -423,7 +423,20 @@ void Engine::pollOnce(const LoadedFlow& lf) {
     ne.payload = e.payload;
     events.push_back(std::move(ne));
   }
-  store_.commitPoll(key, result.cursor, events);
+  // Guarded by the cursor this poll started from: when another worker committed a poll of this
+  // trigger meanwhile, this one's result is dropped (it may hold older versions of records than
+  // that worker queued) and the next poll fetches again from the newer cursor.
+  if (!store_.commitPollFrom(key, cursor, result.cursor, events)) {
+    metrics_.counter("ferry_polls_superseded_total",
+                     "Polls dropped because another worker committed the same cursor first.",
+                     {{"flow", lf.flow.id}})
+        .add();
+    log::write(sdk::LogLevel::Debug,
+               "Another worker committed a poll of this trigger first; this poll's result is "
+               "dropped and the next poll continues from that worker's cursor.",
+               {{"flow", lf.flow.id}, {"events", events.size()}});
+    return;
+  }
   metrics_.counter("ferry_polls_total", "Polls run.", {{"flow", lf.flow.id}}).add();
   if (!events.empty()) {
     // Polled events are queued events too ("events in"), not only the webhook ones.
@@ -680,6 +693,10 @@ bool Engine::processOne(const std::string& workerId) {
     return true;
   }
   const LoadedFlow& lf = *flowIt->second;
+  // The lease is renewed while the run is in progress (a call may outlast it). Before each
+  // settle the watch is finished; when a renewal was refused the event is someone else's now,
+  // so the run ends without settling it.
+  const auto watch = renewer_->watch(c.lease, options.leaseDuration);
   store::RunStart start;
   start.eventId = event.id;
   start.flowId = lf.flow.id;
@@ -688,9 +705,19 @@ bool Engine::processOne(const std::string& workerId) {
   start.workerId = workerId;
   start.attempt = c.lease.attempt;
   const auto run = store_.beginRun(start);
+  const auto leaseLost = [&] {
+    if (!watch->finish()) {
+      return false;
+    }
+    store_.finishRun(run, "lease_lost", "the lease was lost: " + watch->reason());
+    return true;
+  };
 
   Json outputs = Json::object();
   for (const auto& step : lf.flow.steps) {
+    if (watch->lost() && leaseLost()) {
+      return true;
+    }
     try {
       runStep(lf, step, c, run, outputs);
     } catch (StepFailure& f) {
@@ -738,6 +765,9 @@ bool Engine::processOne(const std::string& workerId) {
         metrics_.counter("ferry_steps_retried_total", "Steps scheduled for another attempt.",
                          {{"flow", lf.flow.id}, {"kind", sdk::errorKindName(f.kind)}})
             .add();
+        if (leaseLost()) {
+          return true;
+        }
         // History first: once the event is settled another worker may pick it up at once.
         store_.finishRun(run, "retry", reason);
         store_.retryLater(c.lease,
@@ -755,6 +785,9 @@ bool Engine::processOne(const std::string& workerId) {
         store_.journalFinish(event.id, step.id, store::StepStatus::Skipped, Json(),
                              f.response);
         continue;
+      }
+      if (leaseLost()) {
+        return true;
       }
       if (policy.then == P::Fallback && flows->byId.count(policy.fallback) != 0) {
         store::NewEvent ne;
@@ -777,6 +810,9 @@ bool Engine::processOne(const std::string& workerId) {
           .add();
       return true;
     }
+  }
+  if (leaseLost()) {
+    return true;
   }
   store_.finishRun(run, "done", "");
   store_.complete(c.lease);
@@ -849,6 +885,18 @@ void Engine::workerLoop(std::string workerId) {
     try {
       worked = processOne(workerId);
     } catch (const store::StoreError& e) {
+      if (e.kind() == store::ErrorKind::LeaseLost) {
+        // Settling found the event taken over (the lease lapsed between two renewals, e.g.
+        // while the store was unreachable): it is someone else's now.
+        metrics_.counter("ferry_leases_lost_total",
+                         "Runs whose event was taken over by another worker while they ran.")
+            .add();
+        log::write(sdk::LogLevel::Warn,
+                   "An event's lease was lost before its run could settle it; another worker "
+                   "owns it now.",
+                   {{"worker", workerId}, {"error", e.what()}});
+        continue;
+      }
       noteStoreFault(e);
       log::write(sdk::LogLevel::Error, "A worker could not reach the store; it will retry.",
                  {{"worker", workerId}, {"error", e.what()}, {"kind", store::toString(e.kind())}});

@@ -12,6 +12,7 @@
 
 #include "catalog/catalog.hpp"
 #include "engine/budget.hpp"
+#include "engine/lease_renewer.hpp"
 #include "engine/runtime_config.hpp"
 #include "flow/flow.hpp"
 #include "http/client.hpp"
@@ -149,6 +150,9 @@ class Engine {
   std::string storeFault_;
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};
+  // Renews the leases of runs in progress (lease_renewer.hpp); see processOne.
+  std::unique_ptr<LeaseRenewer> renewer_ = makeRenewer();
+  std::unique_ptr<LeaseRenewer> makeRenewer();  // lease_renewer.cpp
 };
 
 }  // namespace ferry::core::engine

@@ -65,6 +65,9 @@ class SqlStore : public Store {
   std::optional<Json> pollCursor(const std::string& triggerKey) override;
   std::vector<EnqueueResult> commitPoll(const std::string& triggerKey, const Json& cursor,
                                         const std::vector<NewEvent>& events) override;
+  std::optional<std::vector<EnqueueResult>> commitPollFrom(  // poll_guard.cpp
+      const std::string& triggerKey, const Json& from, const Json& cursor,
+      const std::vector<NewEvent>& events) override;
 
   TokenGrant takeToken(const std::string& connection, const std::string& bucket, TimeUs now,
                        std::int64_t capacityPerInterval,

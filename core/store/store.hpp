@@ -367,6 +367,15 @@ class Store {
   virtual std::optional<Json> pollCursor(const std::string& triggerKey) = 0;
   virtual std::vector<EnqueueResult> commitPoll(const std::string& triggerKey, const Json& cursor,
                                                 const std::vector<NewEvent>& events) = 0;
+  // commitPoll guarded by the cursor the poll started from: commits only while the stored
+  // cursor still equals `from` (null: no cursor stored yet), else commits nothing and returns
+  // nullopt. Several workers poll the same trigger; a poll that read a cursor which another
+  // worker has advanced since may hold an OLDER version of a record than the one that worker
+  // queued, and queued after it (so under a later id) it would run last and win. Refused, its
+  // poll is simply repeated from the newer cursor. Atomic with the check (row lock).
+  virtual std::optional<std::vector<EnqueueResult>> commitPollFrom(
+      const std::string& triggerKey, const Json& from, const Json& cursor,
+      const std::vector<NewEvent>& events) = 0;
 
   // Rate budgets shared by all workers: a fixed window of `interval` per (connection, bucket)
   // with capacityPerInterval tokens, updated atomically. recordLimits feeds the server's view
