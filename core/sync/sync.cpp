@@ -658,8 +658,21 @@ Report Cycle::run(const Options& options) {
                  {"orphaned", report.count(Drift::Kind::Orphaned)},
                  {"drift", report.driftTotal()},
                  {"queued", static_cast<long>(events.size())}};
-    const auto results = store.commitPoll(key, {{"source", sourceCursor}, {"last", last}}, events);
-    for (const auto& r : results) {
+    // Guarded by the cursor this cycle started from: when another worker's cycle committed in
+    // the meantime, its repairs (read at least as late as ours) stand and ours are dropped, so
+    // an older copy of a record can never be queued after a newer one.
+    const auto results =
+        store.commitPollFrom(key, stored, {{"source", sourceCursor}, {"last", last}}, events);
+    if (!results) {
+      report.alreadyQueued += static_cast<long>(events.size());
+      log::write(sdk::LogLevel::Info,
+                 "Another worker's sync cycle committed first; this cycle queued nothing.",
+                 {{"flow", flow_.flow.id}, {"repairs", events.size()}});
+      report.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      return report;
+    }
+    for (const auto& r : *results) {
       (r.created ? report.queued : report.alreadyQueued) += 1;
     }
     auto& metrics = engine_.metrics();
