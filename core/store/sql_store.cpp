@@ -328,7 +328,9 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
         // head has no journal entry, up to the first later event that must not be folded in
         // (another flow or trigger, already touched, or holding a journal) — the barrier.
         std::vector<I64> later;
+        // (`status IN (...)` as the partial index inbox_open_key says it, so SQLite uses it.)
         s << "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
+             " AND p.status IN ('queued', 'running')"
              " AND p.status = 'queued' AND p.flow_id = $3 AND p.trigger_op = $4"
              " AND NOT EXISTS (SELECT 1 FROM journal h WHERE h.event_id = $5)"
              " AND p.id < COALESCE((SELECT MIN(b.id) FROM inbox b WHERE b.record_key = $6"
@@ -481,12 +483,14 @@ QueueStats SqlStore::queueStats() {
   return transact("queue stats", Tx::Read, [&](Session& s) {
     QueueStats q;
     // One statement (one round trip on PostgreSQL; the webhook asks this per delivery).
-    std::vector<I64> queued, running, dead, oldest;
-    s << "SELECT (SELECT COUNT(*) FROM inbox WHERE status = 'queued'),"
-         " (SELECT COUNT(*) FROM inbox WHERE status = 'running'),"
-         " (SELECT COUNT(*) FROM dead_letters),"
-         " (SELECT COALESCE(MIN(received_at), 0) FROM inbox WHERE status IN ('queued', 'running'))",
-        into(queued), into(running), into(dead), into(oldest), now;
+    // `status IN ('queued', 'running')` exactly as the partial index inbox_open says it, so
+    // that SQLite visits only the unfinished rows (with `status = 'queued'` it scanned them all).
+    std::vector<I64> queued, running, oldest, dead;
+    s << "SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0),"
+         " COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),"
+         " COALESCE(MIN(received_at), 0), (SELECT COUNT(*) FROM dead_letters)"
+         " FROM inbox WHERE status IN ('queued', 'running')",
+        into(queued), into(running), into(oldest), into(dead), now;
     q.queued = queued.empty() ? 0 : queued[0];
     q.running = running.empty() ? 0 : running[0];
     q.dead = dead.empty() ? 0 : dead[0];

@@ -119,6 +119,10 @@ StoreError mappedError(const std::string& path, const char* op) {
     rethrowMapped(path, op);
   } catch (const StoreError& e) {
     return e;
+  } catch (...) {
+    // Not an exception type a body throws; still never leave the connection marked busy.
+    return StoreError(ErrorKind::Internal,
+                      "SQLite store '" + path + "': " + op + ": an unknown exception");
   }
 }
 
