@@ -274,7 +274,17 @@ TEST_F(RuntimeTest, MetricsAreServed) {
   drain();
   sdk::HttpRequest req;
   req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/metrics";
-  const auto res = client_.send(req);
+  // The worker counts the event done just after the store completes it, so an empty queue
+  // does not mean the counter is written yet: poll (bounded) for it.
+  sdk::HttpResponse res;
+  for (int i = 0; i < 250; ++i) {
+    res = client_.send(req);
+    if (res.status != 200 ||
+        res.body.find("ferry_events_done_total{flow=\"relay\"} 1") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
   ASSERT_EQ(res.status, 200);
   EXPECT_NE(res.body.find("ferry_events_done_total{flow=\"relay\"} 1"), std::string::npos)
       << res.body;
