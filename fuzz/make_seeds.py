@@ -107,3 +107,36 @@ for target, cid in (("ghl_rest_fuzz", "ghl"), ("umsatzio_graphql_fuzz", "umsatzi
     put(target, "x\n401\n\n{\"message\":\"Invalid JWT\"}")
     put(target, "x\n422\n\n{\"message\":[\"email must be an email\"],\"statusCode\":422}")
     put(target, "x\n200\n\n{\"errors\":[{\"message\":\"no\",\"extensions\":{\"code\":\"NOT_FOUND\"}}]}")
+
+# http_server_fuzz: raw HTTP/1.1 requests as they arrive on the webhook server's socket.
+CRLF = "\r\n"
+
+
+def request(method, target, headers=(), body=""):
+    head = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:8088"] + list(headers)
+    if body and not any(h.lower().startswith("transfer-encoding") for h in headers):
+        head.append(f"Content-Length: {len(body.encode())}")
+    return CRLF.join(head) + CRLF + CRLF + body
+
+
+ghl_body = json.dumps({"type": "ContactCreate", "locationId": "loc-1", "id": "c-1",
+                       "timestamp": NOW, "webhookId": "wh-1"})
+for data in (
+        request("POST", "/hooks/ghl-contact-created", ["Content-Type: application/json",
+                                                       "X-GHL-Signature: bm90IGEgc2lnbmF0dXJl"],
+                ghl_body),
+        request("POST", "/hooks/umsatzio-in/tok-1?token=tok-1&x=%20y",
+                ["Content-Type: application/json", "X-Umsatzio-Signature: sha256=00ff"], "{}"),
+        request("POST", "/hooks/x", ["Transfer-Encoding: chunked"], "2\r\n{}\r\n0\r\n\r\n"),
+        request("POST", "/hooks/x", ["Content-Length: 4096"], "a" * 64),
+        request("POST", "/hooks/x", ["Content-Length: 99999999999"], ""),
+        request("POST", "/hooks/x", [], "b" * 1500),
+        request("GET", "/metrics"),
+        request("HEAD", "/healthz"),
+        request("GET", "/readyz?verbose=1#frag"),
+        request("GET", "/hooks/x"),
+        request("PUT", "/nope"),
+        request("POST", "http://127.0.0.1:8088/hooks/absolute-form?q=1", [], "{}"),
+        request("POST", "/hooks/%2e%2e/%2Fetc", [], "{}"),
+        request("POST", "/hooks/", [], "")):
+    put("http_server_fuzz", data)

@@ -13,13 +13,11 @@ cd "$(dirname "$0")/.."
 seconds="${FERRY_FUZZ_SECONDS:-30}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  # flow_fuzz, ghl_rest_fuzz and umsatzio_graphql_fuzz are written but have not been built and run
-  # yet (the session that wrote them ran out of machine time): name them explicitly to run them,
-  # and add them here once they have run clean for a few minutes.
-  targets=(expr_fuzz ghl_webhook_fuzz umsatzio_webhook_fuzz)
+  targets=(flow_fuzz expr_fuzz ghl_webhook_fuzz umsatzio_webhook_fuzz ghl_rest_fuzz
+           umsatzio_graphql_fuzz http_server_fuzz)
 fi
 declare -A dicts=([flow_fuzz]=flow [expr_fuzz]=expr [ghl_webhook_fuzz]=json
-                  [umsatzio_webhook_fuzz]=json [ghl_rest_fuzz]=json [umsatzio_graphql_fuzz]=json)
+                  [umsatzio_webhook_fuzz]=json [ghl_rest_fuzz]=json [umsatzio_graphql_fuzz]=json [http_server_fuzz]=http)
 
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset fuzz >/dev/null

@@ -217,6 +217,8 @@ std::vector<Area> build() {
            {"unknown_route", "404: no flow listens at this /hooks/ path.",
             "Check the URL registered with the service against the flow ids."},
            {"not_found", "404: no such path.", "Use /hooks/<flow>, /metrics, /healthz or /readyz."},
+           {"bad_request", "400: the request target is not a valid URI (e.g. a bad % escape).",
+            "Check the URL the sender posts to."},
            {"method_not_allowed", "405: the wrong HTTP method.",
             "Webhooks are POSTed; the other paths are read with GET."},
            {"too_large", "413: the body is larger than `server.max_body_bytes`.",

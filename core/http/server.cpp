@@ -8,22 +8,13 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
-#include <Poco/URI.h>
 
+#include "http/request_plan.hpp"
 #include "log/log.hpp"
 
 namespace ferry::core::http {
 
 namespace {
-
-constexpr std::size_t kDrainLimit = 16 << 20;
-
-Reply jsonReply(int status, const std::string& code, const std::string& message) {
-  Reply r;
-  r.status = status;
-  r.body = sdk::Json{{"error", code}, {"message", message}}.dump();
-  return r;
-}
 
 void send(Poco::Net::HTTPServerResponse& res, const Reply& reply) {
   res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
@@ -58,66 +49,44 @@ class Handler : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
+  // The decisions are in planRequest and readBody (request_plan.hpp, fuzzed); this only does
+  // the I/O.
   Reply route(Poco::Net::HTTPServerRequest& req) {
-    const Poco::URI uri(req.getURI());
-    const std::string path = uri.getPath();
-    const std::string& method = req.getMethod();
-    auto get = [&](const std::function<Reply()>& fn) {
-      if (method != "GET" && method != "HEAD") {
-        return jsonReply(405, "method_not_allowed", "use GET");
-      }
+    RequestPlan plan = planRequest(req.getMethod(), req.getURI(), req.getContentLength64(),
+                                   options_.maxBodyBytes, static_cast<bool>(routes_.webhook));
+    const auto call = [](const std::function<Reply()>& fn) {
       return fn ? fn() : jsonReply(404, "not_found", "not served here");
     };
-    if (path == "/metrics") {
-      return get(routes_.metrics);
-    }
-    if (path == "/healthz") {
-      return get(routes_.health);
-    }
-    if (path == "/readyz") {
-      return get(routes_.ready);
-    }
-    static const std::string prefix = "/hooks/";
-    if (path.rfind(prefix, 0) != 0 || !routes_.webhook) {
-      return jsonReply(404, "not_found", "no route for " + path);
-    }
-    if (method != "POST") {
-      return jsonReply(405, "method_not_allowed", "webhooks are POSTed");
-    }
-    const auto length = req.getContentLength64();
-    if (length > static_cast<Poco::Int64>(options_.maxBodyBytes)) {
-      // Read and drop a moderately large body, so that the client sees the 413 instead of a
-      // broken pipe; a huge one is cut off (the connection is closed after the answer).
-      if (length <= static_cast<Poco::Int64>(kDrainLimit)) {
-        req.stream().ignore(static_cast<std::streamsize>(length));
-      }
-      return jsonReply(413, "too_large",
-                       "body of " + std::to_string(length) + " bytes exceeds the limit of " +
-                           std::to_string(options_.maxBodyBytes));
+    switch (plan.target) {
+      case RouteTarget::Metrics:
+        return call(routes_.metrics);
+      case RouteTarget::Health:
+        return call(routes_.health);
+      case RouteTarget::Ready:
+        return call(routes_.ready);
+      case RouteTarget::Answer:
+        if (plan.drainBytes > 0) {
+          req.stream().ignore(static_cast<std::streamsize>(plan.drainBytes));
+        }
+        return plan.reply;
+      case RouteTarget::Webhook:
+        break;
     }
     sdk::WebhookRequest hook;
-    hook.method = method;
-    hook.path = path;
-    hook.query = uri.getRawQuery();
+    hook.method = req.getMethod();
+    hook.path = plan.path;
+    hook.query = plan.query;
     for (const auto& [k, v] : req) {
       hook.headers.emplace_back(k, v);
     }
-    // Read at most limit + 1 bytes, so a chunked body cannot exceed the limit either.
-    auto& in = req.stream();
-    std::string body;
-    char buffer[8192];
-    while (in.good() && body.size() <= options_.maxBodyBytes) {
-      in.read(buffer, sizeof buffer);
-      body.append(buffer, static_cast<std::size_t>(in.gcount()));
-    }
-    if (body.size() > options_.maxBodyBytes) {
+    auto body = readBody(req.stream(), options_.maxBodyBytes);
+    if (!body) {
       return jsonReply(413, "too_large",
                        "body exceeds the limit of " + std::to_string(options_.maxBodyBytes) +
                            " bytes");
     }
-    hook.body = std::move(body);
-    std::string name = path.substr(prefix.size());
-    return routes_.webhook(name, hook);
+    hook.body = std::move(*body);
+    return routes_.webhook(plan.name, hook);
   }
 
   const ServerOptions& options_;

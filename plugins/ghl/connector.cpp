@@ -165,9 +165,10 @@ class GhlConnector : public sdk::BasicConnector {
   Tokens tokens_;
 };
 
-std::unique_ptr<sdk::Connector> createGhlConnector() { return std::make_unique<GhlConnector>(); }
-
 }  // namespace
+
+// Not in the anonymous namespace: fuzz/ links the plugin's sources in and calls it directly.
+std::unique_ptr<sdk::Connector> createGhlConnector() { return std::make_unique<GhlConnector>(); }
 
 }  // namespace ferry::plugins::ghl
 

@@ -7,7 +7,19 @@ namespace ferry::plugins::umsatzio {
 Json GraphqlAction::invoke(const Json& input, sdk::Context& ctx) {
   const Json variables = variables_ ? variables_(input, ctx) : input;
   const Json data = Client(ctx).execute(query_, variables);
-  return result_ ? result_(data, input, ctx) : data;
+  if (!result_) {
+    return data;
+  }
+  try {
+    return result_(data, input, ctx);
+  } catch (const Json::exception& e) {
+    // An answer with `data` but not the shape the mapping reads (umsatzio_graphql_fuzz found
+    // `{"data":{}}` to account.list escaping as a json type_error): an OperationError, like an
+    // answer without `data`.
+    throw sdk::OperationError(sdk::ErrorKind::Transient, "umsatzio.bad_response",
+                              "Umsatz-io's answer does not have the expected shape (" +
+                                  std::string(e.what()) + ").");
+  }
 }
 
 ActionDecl graphqlAction(sdk::OperationSpec spec, std::string query, VariablesFn variables,
