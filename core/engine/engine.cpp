@@ -46,7 +46,9 @@ bool isUpdate(std::string_view operationId) {
 http::Reply jsonReply(int status, const Json& body) {
   http::Reply r;
   r.status = status;
-  r.body = body.dump();
+  // A connector's rejection message may carry bytes that are not UTF-8: replace them rather
+  // than throw (which would answer 500).
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
   return r;
 }
 

@@ -3,10 +3,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -137,27 +139,40 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
                      "SQLite store '" + path + "': the directory '" + dir.string() +
                          "' does not exist (hint: create it, or choose another store path)");
   }
-  try {
-    session_ = std::make_unique<Session>("SQLite", path);
-    std::vector<std::string> mode;
-    std::vector<Poco::Int64> timeout;
-    *session_ << "PRAGMA busy_timeout = " + std::to_string(options_.busyTimeout.count()),
-        into(timeout), now;
-    *session_ << "PRAGMA journal_mode = WAL", into(mode), now;
-    // FULL: a committed enqueue survives a power cut, which a 2xx to the webhook promises.
-    *session_ << "PRAGMA synchronous = FULL", now;
-  } catch (...) {
-    // SQLite says only "unable to open database file"; name the usual cause.
-    struct statvfs fs {};
-    const std::string dirName = dir.empty() ? std::string(".") : dir.string();
-    if ((::statvfs(dirName.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0) ||
-        ::access(dirName.c_str(), W_OK) != 0) {
-      throw StoreError(ErrorKind::ReadOnly,
-                       "SQLite store '" + path + "': open: the directory '" + dirName +
-                           "' is read-only (hint: SQLite needs to write the file and its -wal and "
-                           "-shm companions there)");
+  // Several workers opening a new file at once: switching it to WAL needs a moment alone with
+  // the file, and SQLite answers SQLITE_BUSY at once (without its busy handler) to the others.
+  // They try again until busyTimeout.
+  const auto deadline = std::chrono::steady_clock::now() + options_.busyTimeout;
+  for (;;) {
+    try {
+      session_ = std::make_unique<Session>("SQLite", path);
+      std::vector<std::string> mode;
+      std::vector<Poco::Int64> timeout;
+      *session_ << "PRAGMA busy_timeout = " + std::to_string(options_.busyTimeout.count()),
+          into(timeout), now;
+      *session_ << "PRAGMA journal_mode = WAL", into(mode), now;
+      // FULL: a committed enqueue survives a power cut, which a 2xx to the webhook promises.
+      *session_ << "PRAGMA synchronous = FULL", now;
+      break;
+    } catch (const Poco::Data::SQLite::DBLockedException&) {
+      session_.reset();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        rethrowMapped(path, "open");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } catch (...) {
+      // SQLite says only "unable to open database file"; name the usual cause.
+      struct statvfs fs {};
+      const std::string dirName = dir.empty() ? std::string(".") : dir.string();
+      if ((::statvfs(dirName.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0) ||
+          ::access(dirName.c_str(), W_OK) != 0) {
+        throw StoreError(ErrorKind::ReadOnly,
+                         "SQLite store '" + path + "': open: the directory '" + dirName +
+                             "' is read-only (hint: SQLite needs to write the file and its -wal "
+                             "and -shm companions there)");
+      }
+      rethrowMapped(path, "open");
     }
-    rethrowMapped(path, "open");
   }
   migrate();
 }
