@@ -1,5 +1,6 @@
 // ferry run: the webhook server, the pollers and the workers, until SIGTERM.
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -51,6 +52,13 @@ void reloadAlerts(RuntimeSetup& rt, std::unique_ptr<AlertsRuntime>& alerts) {
              {{"rules", rt.config.alerts.rules.size()}});
 }
 
+// Writes `text` to stderr in one piece (stdio locks the stream per call, so log lines written by
+// other threads cannot land inside it).
+void sayLine(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
 int waitForSignal() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -92,8 +100,10 @@ void addRunCommands(Cli& cli) {
                 {"flows", rt->engine->flows().size()},
                 {"worker", rt->engine->identity()},
                 {"store", store::redactStoreUrl(rt->config.storeUrl)}});
-    std::cerr << "ferry: listening on " << rt->config.bind << ":" << rt->engine->port()
-              << " with " << rt->engine->flows().size() << " flow(s)" << std::endl;
+    // Each line goes out in one write: the log threads write to stderr too, and a line cut in
+    // two by one of theirs would hide the port from whoever reads it.
+    sayLine("ferry: listening on " + rt->config.bind + ":" + std::to_string(rt->engine->port()) +
+            " with " + std::to_string(rt->engine->flows().size()) + " flow(s)\n");
     for (;;) {
       const int sig = waitForSignal();
       if (sig != SIGHUP) {
@@ -109,10 +119,10 @@ void addRunCommands(Cli& cli) {
       const auto diagnostics = rt->engine->reload();
       if (diagnostics.empty()) {
         reloadAlerts(*rt, alerts);
-        std::cerr << "ferry: reloaded " << rt->engine->flows().size() << " flow(s)" << std::endl;
+        sayLine("ferry: reloaded " + std::to_string(rt->engine->flows().size()) + " flow(s)\n");
       } else {
-        std::cerr << "ferry: reload refused; the previous flows keep running:\n"
-                  << flow::formatText(diagnostics) << std::flush;
+        sayLine("ferry: reload refused; the previous flows keep running:\n" +
+                flow::formatText(diagnostics));
       }
     }
   });

@@ -184,7 +184,13 @@ class FerryRun {
           if (at == std::string::npos) {
             return !alive();
           }
-          port = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
+          // The port digits only, and only once the whole line is there.
+          const auto from = at + marker.size();
+          const auto to = err.find_first_not_of("0123456789", from);
+          if (to == std::string::npos || to == from || err.compare(to, 6, " with ") != 0) {
+            return !alive();
+          }
+          port = static_cast<unsigned short>(std::stoi(err.substr(from, to - from)));
           return true;
         },
         60s);

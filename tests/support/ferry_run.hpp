@@ -123,9 +123,14 @@ class FerryRun {
         [&] {
           const std::string err = stderrText();
           const auto at = err.find(marker);
+          // The whole line: "<marker><port> with N flow(s)", the port digits only.
           if (at != std::string::npos) {
-            port = static_cast<unsigned short>(std::stoi(err.substr(at + marker.size())));
-            return true;
+            const auto from = at + marker.size();
+            const auto to = err.find_first_not_of("0123456789", from);
+            if (to != std::string::npos && to > from && err.compare(to, 6, " with ") == 0) {
+              port = static_cast<unsigned short>(std::stoi(err.substr(from, to - from)));
+              return true;
+            }
           }
           int status = 0;
           if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
