@@ -196,7 +196,7 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
   if (auto connections = root["connections"]; connections && connections.IsMap()) {
     for (auto it = connections.begin(); it != connections.end(); ++it) {
       RuntimeConfig::ConnectionRuntime rt;
-      const auto& node = it->second;
+      const YAML::Node node = it->second;  // a copy: `it->second` lives in a temporary proxy
       if (auto secrets = node["secrets"]; secrets && secrets.IsMap()) {
         for (auto s = secrets.begin(); s != secrets.end(); ++s) {
           const std::string source = s->second.Scalar();

@@ -95,7 +95,7 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& file
     ConnectionConfig c;
     c.connection.name = it->first.Scalar();
     c.at = yaml::at(it->first);
-    const auto& node = it->second;
+    const YAML::Node node = it->second;  // a copy: `it->second` lives in a temporary proxy
     if (!node.IsMap()) {
       error(yaml::at(node), "config_error",
             "connection '" + c.connection.name + "' must be a mapping",
