@@ -6,6 +6,7 @@
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/PostgreSQL/PostgreSQLException.h>
 #include <Poco/Data/SessionPool.h>
+#include <libpq-fe.h>
 
 namespace ferry::core::store {
 
@@ -94,6 +95,7 @@ std::string redactConnection(const std::string& connection) {
 
 PostgresStore::PostgresStore(const std::string& connection, Options options)
     : SqlStore(std::move(options)),
+      connection_(connection),
       redacted_(redactConnection(connection)),
       slots_(std::max(options_.poolSize, 1)) {
   std::call_once(registered, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
@@ -138,6 +140,7 @@ void PostgresStore::run(const char* op, Tx tx, const std::function<void(Session&
   for (int attempt = 1;; ++attempt) {
     bool commitSent = false;
     try {
+      refuseIfServerSilent();
       Session s(pool_->get());
       if (tx == Tx::Read) {
         body(s);
@@ -170,6 +173,27 @@ void PostgresStore::run(const char* op, Tx tx, const std::function<void(Session&
       }
       throw error;
     }
+  }
+}
+
+void PostgresStore::refuseIfServerSilent() {
+  // Poco 1.11's SessionHandle frees a libpq connection only while it is connected: a failed
+  // connection attempt leaks its PGconn (about 35-100 KiB). While the server is down every store
+  // call would open (and leak) one, so ask libpq first whenever the pool has to connect; PQping
+  // cleans up after itself. A server that answers but refuses us (wrong password, no such
+  // database) still goes through Poco, once, for its precise error.
+  if (pool_->idle() > 0) {
+    return;
+  }
+  const PGPing ping = PQping(connection_.c_str());
+  if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT) {
+    throw StoreError(ErrorKind::Unavailable,
+                     "PostgreSQL store (" + redacted_ + "): cannot connect (the server " +
+                         (ping == PQPING_REJECT ? "refuses connections for now, e.g. starting up "
+                                                  "or shutting down"
+                                                : "does not answer") +
+                         "); hint: is the server running and reachable, and are host and port "
+                         "right?");
   }
 }
 

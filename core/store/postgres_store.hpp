@@ -33,6 +33,11 @@ class PostgresStore : public SqlStore {
   std::string blobColumn() const override { return "BYTEA"; }
 
  private:
+  // Throws Unavailable without opening a connection when the pool would have to connect and
+  // the server does not answer.
+  void refuseIfServerSilent();
+
+  std::string connection_;  // libpq's connection string, password included: never logged
   std::string redacted_;
   std::unique_ptr<Poco::Data::SessionPool> pool_;
   // Free pooled connections: run() takes one before pool_->get() and gives it back after.
