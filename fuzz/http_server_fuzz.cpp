@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(s == 400 || s == 404 || s == 405 || s == 413, "an early answer is 400/404/405/413");
       check(ferry::sdk::Json::accept(plan.reply.body), "an early answer's body is JSON");
       check(plan.drainBytes >= 0 && plan.drainBytes <= kDrainLimit, "drain within its limit");
-      check(s == 413 || plan.drainBytes == 0, "only a 413 drains");
+      check(plan.drainBytes == (declared > 0 && declared <= kDrainLimit ? declared : 0),
+            "an early answer drains the whole declared body up to the limit");
       check(s != 413 || declared > static_cast<std::int64_t>(kLimit), "413 only over the limit");
       return 0;
     }
@@ -68,11 +69,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case RouteTarget::Health:
     case RouteTarget::Ready:
       check(head.getMethod() == "GET" || head.getMethod() == "HEAD", "status routes are GET");
+      check(plan.drainBytes == (declared > 0 && declared <= kDrainLimit ? declared : 0),
+            "a status route drains the whole declared body up to the limit");
       return 0;
     case RouteTarget::Webhook:
       break;
   }
   check(head.getMethod() == "POST", "webhooks are POSTed");
+  check(plan.drainBytes == 0, "a webhook reads its body itself");
   check(plan.path.rfind("/hooks/", 0) == 0, "a webhook path starts with /hooks/");
   check(plan.name == plan.path.substr(7), "the route name is the rest of the path");
   check(declared <= static_cast<std::int64_t>(kLimit), "a declared body within the limit");

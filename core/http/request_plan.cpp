@@ -29,8 +29,10 @@ Reply jsonReply(int status, const std::string& code, const std::string& message)
   return r;
 }
 
-RequestPlan planRequest(std::string_view method, const std::string& uri,
-                        std::int64_t contentLength, std::size_t maxBodyBytes, bool webhooks) {
+namespace {
+
+RequestPlan planRoute(std::string_view method, const std::string& uri,
+                      std::int64_t contentLength, std::size_t maxBodyBytes, bool webhooks) {
   std::string path;
   std::string query;
   try {
@@ -68,18 +70,29 @@ RequestPlan planRequest(std::string_view method, const std::string& uri,
     return answer(jsonReply(405, "method_not_allowed", "webhooks are POSTed"));
   }
   if (contentLength > 0 && static_cast<std::uint64_t>(contentLength) > maxBodyBytes) {
-    RequestPlan plan = answer(jsonReply(413, "too_large",
-                                        "body of " + std::to_string(contentLength) +
-                                            " bytes exceeds the limit of " +
-                                            std::to_string(maxBodyBytes)));
-    plan.drainBytes = contentLength <= kDrainLimit ? contentLength : 0;
-    return plan;
+    return answer(jsonReply(413, "too_large",
+                            "body of " + std::to_string(contentLength) +
+                                " bytes exceeds the limit of " + std::to_string(maxBodyBytes)));
   }
   RequestPlan plan;
   plan.target = RouteTarget::Webhook;
   plan.name = path.substr(kPrefix.size());
   plan.path = std::move(path);
   plan.query = std::move(query);
+  return plan;
+}
+
+}  // namespace
+
+RequestPlan planRequest(std::string_view method, const std::string& uri,
+                        std::int64_t contentLength, std::size_t maxBodyBytes, bool webhooks) {
+  RequestPlan plan = planRoute(method, uri, contentLength, maxBodyBytes, webhooks);
+  // Only a webhook reads its body. Any other request's body is read and dropped, so that its
+  // bytes are not taken for the next request on a kept-alive connection (a POST to an unknown
+  // path left them there: they were parsed as a request line, and the connection hung).
+  if (plan.target != RouteTarget::Webhook && contentLength > 0 && contentLength <= kDrainLimit) {
+    plan.drainBytes = contentLength;
+  }
   return plan;
 }
 

@@ -28,13 +28,14 @@ struct RequestPlan {
   std::string query;  // the raw query (without '?'), as the sender wrote it
   std::string name;   // Webhook: the path after "/hooks/" (a flow id, maybe "/<token>" after it)
   Reply reply;        // Answer: 400, 404, 405 or 413
-  // Answer 413 with a declared length: read and drop that many bytes first, so that the client
-  // sees the answer instead of a broken pipe (only up to kDrainLimit; beyond, the connection is
-  // closed after the answer).
+  // Every target but Webhook: read and drop this many bytes of the declared body first (the
+  // whole body up to kDrainLimit), so that its bytes are not taken for the next request on a
+  // kept-alive connection and a 413's sender sees the answer instead of a broken pipe. A body
+  // that is not drained (larger, or chunked) closes the connection after the answer.
   std::int64_t drainBytes = 0;
 };
 
-// A body larger than this is not drained before a 413; the connection is closed instead.
+// A body larger than this is not drained; the connection is closed after the answer instead.
 inline constexpr std::int64_t kDrainLimit = std::int64_t{16} << 20;
 
 // A JSON error answer: {"error": code, "message": message}.

@@ -9,6 +9,10 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 #include "http/request_plan.hpp"
 #include "log/log.hpp"
 
@@ -17,7 +21,8 @@ namespace ferry::core::http {
 namespace {
 
 void send(Poco::Net::HTTPServerResponse& res, const Reply& reply) {
-  res.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
+  // With its reason phrase: setStatus alone leaves "OK" (a "404 OK").
+  res.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
   res.setContentType(reply.contentType);
   for (const auto& [k, v] : reply.headers) {
     res.set(k, v);
@@ -26,13 +31,44 @@ void send(Poco::Net::HTTPServerResponse& res, const Reply& reply) {
   res.send() << reply.body;
 }
 
+// The requests being handled, so that stop() can let them finish before it closes connections.
+class Active {
+ public:
+  void enter() {
+    std::lock_guard lock(mutex_);
+    ++count_;
+  }
+  void leave() {
+    {
+      std::lock_guard lock(mutex_);
+      --count_;
+    }
+    idle_.notify_all();
+  }
+  // True when none is left within `timeout`.
+  bool waitIdle(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_for(lock, timeout, [&] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int count_ = 0;
+};
+
 class Handler : public Poco::Net::HTTPRequestHandler {
  public:
-  Handler(const ServerOptions& options, const Routes& routes)
-      : options_(options), routes_(routes) {}
+  Handler(const ServerOptions& options, const Routes& routes, Active& active)
+      : options_(options), routes_(routes), active_(active) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& req,
                      Poco::Net::HTTPServerResponse& res) override {
+    active_.enter();
+    struct Leave {
+      Active& active;
+      ~Leave() { active.leave(); }
+    } leave{active_};
     Reply reply;
     try {
       reply = route(req);
@@ -41,8 +77,8 @@ class Handler : public Poco::Net::HTTPRequestHandler {
                  {{"path", req.getURI()}, {"error", e.what()}});
       reply = jsonReply(500, "internal", "internal error; see the ferry log");
     }
-    if (reply.status == 413) {
-      // The body was not read; the connection cannot be reused.
+    if (bodyLeft_) {
+      // Bytes of the body are still unread; the connection cannot be reused.
       res.setKeepAlive(false);
     }
     send(res, reply);
@@ -57,6 +93,12 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     const auto call = [](const std::function<Reply()>& fn) {
       return fn ? fn() : jsonReply(404, "not_found", "not served here");
     };
+    if (plan.target != RouteTarget::Webhook) {
+      if (plan.drainBytes > 0) {
+        req.stream().ignore(static_cast<std::streamsize>(plan.drainBytes));
+      }
+      bodyLeft_ = req.getChunkedTransferEncoding() || req.getContentLength64() > plan.drainBytes;
+    }
     switch (plan.target) {
       case RouteTarget::Metrics:
         return call(routes_.metrics);
@@ -65,9 +107,6 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       case RouteTarget::Ready:
         return call(routes_.ready);
       case RouteTarget::Answer:
-        if (plan.drainBytes > 0) {
-          req.stream().ignore(static_cast<std::streamsize>(plan.drainBytes));
-        }
         return plan.reply;
       case RouteTarget::Webhook:
         break;
@@ -81,6 +120,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     }
     auto body = readBody(req.stream(), options_.maxBodyBytes);
     if (!body) {
+      bodyLeft_ = true;
       return jsonReply(413, "too_large",
                        "body exceeds the limit of " + std::to_string(options_.maxBodyBytes) +
                            " bytes");
@@ -91,27 +131,34 @@ class Handler : public Poco::Net::HTTPRequestHandler {
 
   const ServerOptions& options_;
   const Routes& routes_;
+  Active& active_;
+  bool bodyLeft_ = false;  // set by route(): some of the request's body was not read
 };
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Factory(const ServerOptions& options, const Routes& routes)
-      : options_(options), routes_(routes) {}
+  Factory(const ServerOptions& options, const Routes& routes, Active& active)
+      : options_(options), routes_(routes), active_(active) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(options_, routes_);
+    return new Handler(options_, routes_, active_);
   }
 
  private:
   const ServerOptions& options_;
   const Routes& routes_;
+  Active& active_;
 };
+
+// How long stop() lets the requests being handled finish before it closes their connections.
+constexpr std::chrono::seconds kDrainTimeout{10};
 
 }  // namespace
 
 struct Server::Impl {
   ServerOptions options;
   Routes routes;
+  Active active;
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::HTTPServer> server;
   unsigned short port = 0;
@@ -135,13 +182,24 @@ void Server::start() {
   params->setKeepAliveTimeout(Poco::Timespan(2, 0));  // idle keep-alive pins a thread (#17)
   impl_->pool = std::make_unique<Poco::ThreadPool>(2, impl_->options.threads);
   impl_->server = std::make_unique<Poco::Net::HTTPServer>(
-      new Factory(impl_->options, impl_->routes), *impl_->pool, socket, params);
+      new Factory(impl_->options, impl_->routes, impl_->active), *impl_->pool, socket, params);
   impl_->server->start();
 }
 
 void Server::stop() {
   if (impl_->server) {
-    impl_->server->stopAll(false);
+    // Stop accepting, let the requests being handled finish, then close every connection.
+    // Poco's own graceful stop (stopAll(false)) also waits for idle keep-alive connections,
+    // each until its read timeout (60 s) runs out: a client holding one open would hold up
+    // `ferry run`'s shutdown for a minute.
+    impl_->server->stop();
+    if (!impl_->active.waitIdle(kDrainTimeout)) {
+      log::write(sdk::LogLevel::Warn,
+                 "Requests were still being handled when the server stopped; their connections "
+                 "are closed and their senders will retry.",
+                 {{"waited_s", kDrainTimeout.count()}});
+    }
+    impl_->server->stopAll(true);
     impl_->server.reset();
     impl_->pool->joinAll();
     impl_->pool.reset();

@@ -69,6 +69,20 @@ TEST(RequestPlan, ADeclaredBodyOverTheLimitIs413AndDrainedOnlyWhenModerate) {
   EXPECT_EQ(planRequest("POST", "/hooks/x", -1, 1024, true).target, RouteTarget::Webhook);
 }
 
+// Every request but a webhook has its body drained (up to the limit), or its bytes would be
+// read as the next request on a kept-alive connection; a webhook reads its own.
+TEST(RequestPlan, EveryBodyButAWebhooksIsDrained) {
+  EXPECT_EQ(planRequest("POST", "/nowhere", 300, 1024, true).drainBytes, 300);
+  EXPECT_EQ(planRequest("POST", "/nowhere", 300, 1024, true).reply.status, 404);
+  EXPECT_EQ(planRequest("PUT", "/hooks/x", 300, 1024, true).drainBytes, 300);
+  EXPECT_EQ(planRequest("POST", "/hooks/%zz", 300, 1024, true).drainBytes, 300);
+  EXPECT_EQ(planRequest("GET", "/healthz", 12, 1024, true).drainBytes, 12);
+  EXPECT_EQ(planRequest("POST", "/hooks/x", 300, 1024, false).drainBytes, 300);
+  EXPECT_EQ(planRequest("POST", "/nowhere", kDrainLimit + 1, 1024, true).drainBytes, 0);
+  EXPECT_EQ(planRequest("GET", "/healthz", -1, 1024, true).drainBytes, 0);
+  EXPECT_EQ(planRequest("POST", "/hooks/x", 300, 1024, true).drainBytes, 0);
+}
+
 TEST(ReadBody, ReadsABodyWithinTheLimitWholeAndRefusesALongerOne) {
   std::istringstream fits(std::string(1024, 'a'));
   EXPECT_EQ(readBody(fits, 1024), std::string(1024, 'a'));

@@ -6,6 +6,8 @@
 #include <Poco/Net/StreamSocket.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 
 #include "http/client.hpp"
 
@@ -128,6 +130,86 @@ TEST_F(ServerTest, AContentLengthThatIsNotANumberNeverReachesTheHandler) {
   EXPECT_EQ(answer, "");
   EXPECT_EQ(received_, 0);
   EXPECT_EQ(call("POST", "/hooks/x", "{}").status, 202);
+}
+
+// A body sent to a path that does not read it (here a POST to an unknown path, as an alert
+// webhook with a wrong URL does) used to stay in the connection: its bytes were parsed as the
+// next request line, the connection's thread waited for the rest of it for its 60 s read
+// timeout, and Poco's graceful stop waited for that thread, holding `ferry run`'s shutdown
+// (and this suite's alert tests) for a minute. Now the body is drained, the connection serves
+// the next request, and stop() closes idle connections instead of waiting for them.
+TEST_F(ServerTest, ABodyNobodyReadsIsDrainedAndStopDoesNotWaitForIdleConnections) {
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", server_->port()));
+  socket.setReceiveTimeout(Poco::Timespan(30, 0));
+  char buffer[4096];
+  const auto exchange = [&](const std::string& request, const std::string& answerEnds) {
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::string answer;
+    while (answer.size() < answerEnds.size() ||
+           answer.compare(answer.size() - answerEnds.size(), answerEnds.size(), answerEnds) != 0) {
+      const int n = socket.receiveBytes(buffer, sizeof buffer);
+      if (n <= 0) {
+        ADD_FAILURE() << "the server closed the connection after: " << answer;
+        break;
+      }
+      answer.append(buffer, static_cast<std::size_t>(n));
+    }
+    return answer;
+  };
+  const std::string body = R"({"alert":"firing","padding":")" + std::string(3000, 'x') + R"("})";
+  const std::string notFound = exchange(
+      "POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      "\"no route for /nowhere\"}");
+  EXPECT_EQ(notFound.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0U) << notFound;
+  // The same connection serves the next request: the body did not linger in it.
+  const std::string health = exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "ok\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << health;
+  EXPECT_EQ(received_, 0);
+
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(); });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+      << "stop() waited for an idle keep-alive connection";
+  EXPECT_EQ(socket.receiveBytes(buffer, sizeof buffer), 0) << "the connection is closed";
+}
+
+TEST_F(ServerTest, ErrorStatusesCarryTheirReasonPhrase) {
+  const std::string answer = raw("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0U) << answer;
+}
+
+// A webhook being handled when the server stops (SIGTERM) is answered, not cut off.
+TEST(ServerStop, LetsTheRequestsBeingHandledFinish) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  ServerOptions options;
+  options.port = 0;
+  Routes routes;
+  routes.webhook = [&](const std::string&, const sdk::WebhookRequest&) {
+    entered.set_value();
+    released.wait_for(std::chrono::seconds(30));
+    return Reply{202, "application/json", R"({"accepted":true})", {}};
+  };
+  Server server(options, routes);
+  server.start();
+  auto reply = std::async(std::launch::async, [&] {
+    Client client;
+    sdk::HttpRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/hooks/x";
+    req.body = "{}";
+    return client.send(req);
+  });
+  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto stopped = std::async(std::launch::async, [&] { server.stop(); });
+  // stop() waits while the handler runs (its drain limit is 10 s).
+  EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  release.set_value();
+  const auto res = reply.get();
+  EXPECT_EQ(res.status, 202);
+  EXPECT_EQ(res.body, R"({"accepted":true})");
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(30)), std::future_status::ready);
 }
 
 TEST(Client, AConnectionRefusedIsATransportError) {
