@@ -28,7 +28,11 @@ void send(Poco::Net::HTTPServerResponse& res, const Reply& reply) {
     res.set(k, v);
   }
   res.setContentLength(static_cast<std::streamsize>(reply.body.size()));
-  res.send() << reply.body;
+  // Flushed here, before the handler counts itself done: stop() closes connections once no
+  // handler runs, and Poco would otherwise write the buffered answer only after that.
+  std::ostream& out = res.send();
+  out << reply.body;
+  out.flush();
 }
 
 // The requests being handled, so that stop() can let them finish before it closes connections.
