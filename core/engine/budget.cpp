@@ -55,6 +55,8 @@ void RateBudget::observe(const sdk::RateLimitReport& report, Clock::time_point n
     }
   }
   if (report.remaining && *report.remaining <= 0) {
+    // (The header's "remaining 0 pauses the bucket until the interval has passed" holds when
+    // someone else spends the budget too.)
     // When this process itself started a whole window's worth of calls within the last
     // interval, the service's count is ours: the log already holds the next call back until
     // the oldest of them has left the window (+ margin), which is when the service's window

@@ -17,9 +17,7 @@ using Clock = std::chrono::steady_clock;
 // The in-process pacer for one (connection, bucket): never lets more than `limit` calls start
 // within any window of `interval` (a sliding log, so it is safe whether the service counts in
 // fixed or sliding windows), and obeys what the service reports: remaining 0 pauses the bucket
-// until the interval has passed, unless this process's own calls of the last interval fill the
-// window (then the log alone holds the next call back until a slot frees); a spent daily budget
-// stops it until the reported reset.
+// until the interval has passed; a spent daily budget stops it until the reported reset.
 // Thread-safe. With several processes the store's shared budget is consulted as well.
 class RateBudget {
  public:
