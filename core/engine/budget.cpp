@@ -55,7 +55,18 @@ void RateBudget::observe(const sdk::RateLimitReport& report, Clock::time_point n
     }
   }
   if (report.remaining && *report.remaining <= 0) {
-    pausedUntil_ = std::max(pausedUntil_, now + interval_);
+    // (The header's "remaining 0 pauses the bucket until the interval has passed" holds when
+    // someone else spends the budget too.)
+    // When this process itself started a whole window's worth of calls within the last
+    // interval, the service's count is ours: the log already holds the next call back until
+    // the oldest of them has left the window (+ margin), which is when the service's window
+    // (fixed or sliding, started at or after that call) has room again. Pausing a full
+    // interval from now instead would idle the budget for as long as the window's calls took
+    // to make. Otherwise someone else spends this budget too: wait out the whole interval.
+    expire(now);
+    if (static_cast<long>(starts_.size()) < limit_) {
+      pausedUntil_ = std::max(pausedUntil_, now + interval_);
+    }
   }
 }
 

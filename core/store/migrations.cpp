@@ -126,6 +126,15 @@ const std::vector<Migration>& migrations() {
            " PRIMARY KEY (flow_id, flow_hash))",
            "CREATE INDEX runs_flow_hash ON runs (flow_id, flow_hash)",
        }},
+      {4,
+       "queue depth from an index: the open events by status and age",
+       {
+           // queueStats (asked per webhook delivery) counts and dates the open events from this
+           // index alone instead of visiting their rows (payload included): O(queue) small
+           // index entries, the oldest one a seek, where it read the whole backlog's rows.
+           "CREATE INDEX inbox_open_status ON inbox (status, received_at)"
+           " WHERE status IN ('queued', 'running')",
+       }},
   };
   return all;
 }

@@ -482,19 +482,29 @@ std::int64_t SqlStore::releaseLeases(const std::string& ownerPrefix) {
 QueueStats SqlStore::queueStats() {
   return transact("queue stats", Tx::Read, [&](Session& s) {
     QueueStats q;
-    // One statement (one round trip on PostgreSQL; the webhook asks this per delivery).
-    // `status IN ('queued', 'running')` exactly as the partial index inbox_open says it, so
-    // that SQLite visits only the unfinished rows (with `status = 'queued'` it scanned them all).
-    std::vector<I64> queued, running, oldest, dead;
-    s << "SELECT COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0),"
-         " COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),"
-         " COALESCE(MIN(received_at), 0), (SELECT COUNT(*) FROM dead_letters)"
-         " FROM inbox WHERE status IN ('queued', 'running')",
-        into(queued), into(running), into(oldest), into(dead), now;
+    // One statement (one round trip on PostgreSQL; the webhook asks this per delivery), answered
+    // from the covering index inbox_open_status (migration 4): counts walk its small entries,
+    // each oldest time is one seek, and no inbox row (payload included) is read. Every
+    // subquery says `status IN ('queued', 'running')` exactly as the partial index does, so
+    // that SQLite uses it.
+    std::vector<I64> queued, running, oldestQueued, oldestRunning, dead;
+    s << "SELECT"
+         " (SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
+         "  AND status = 'queued'),"
+         " (SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
+         "  AND status = 'running'),"
+         " COALESCE((SELECT MIN(received_at) FROM inbox WHERE status IN ('queued', 'running')"
+         "  AND status = 'queued'), 0),"
+         " COALESCE((SELECT MIN(received_at) FROM inbox WHERE status IN ('queued', 'running')"
+         "  AND status = 'running'), 0),"
+         " (SELECT COUNT(*) FROM dead_letters)",
+        into(queued), into(running), into(oldestQueued), into(oldestRunning), into(dead), now;
     q.queued = queued.empty() ? 0 : queued[0];
     q.running = running.empty() ? 0 : running[0];
     q.dead = dead.empty() ? 0 : dead[0];
-    q.oldestQueuedAt = oldest.empty() ? 0 : oldest[0];
+    const I64 a = oldestQueued.empty() ? 0 : oldestQueued[0];
+    const I64 b = oldestRunning.empty() ? 0 : oldestRunning[0];
+    q.oldestQueuedAt = a == 0 ? b : (b == 0 ? a : std::min(a, b));
     return q;
   });
 }

@@ -175,9 +175,32 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
     }
   }
   migrate();
+  openReader();
 }
 
 SqliteStore::~SqliteStore() = default;
+
+void SqliteStore::openReader() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.busyTimeout;
+  for (;;) {
+    try {
+      auto reader = std::make_unique<Session>("SQLite", path_);
+      std::vector<Poco::Int64> timeout;
+      *reader << "PRAGMA busy_timeout = " + std::to_string(options_.busyTimeout.count()),
+          into(timeout), now;
+      *reader << "PRAGMA query_only = 1", now;
+      readSession_ = std::move(reader);
+      return;
+    } catch (const Poco::Data::SQLite::DBLockedException&) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        rethrowMapped(path_, "open the read connection");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } catch (...) {
+      rethrowMapped(path_, "open the read connection");
+    }
+  }
+}
 
 void SqliteStore::run(const char* op, Tx tx, const std::function<void(Session&)>& body) {
   if (tx == Tx::Read) {
@@ -188,6 +211,32 @@ void SqliteStore::run(const char* op, Tx tx, const std::function<void(Session&)>
 }
 
 void SqliteStore::read(const char* op, const std::function<void(Session&)>& body) {
+  if (!readSession_) {
+    readOnWriter(op, body);
+    return;
+  }
+  std::lock_guard lock(readMutex_);
+  Session& s = *readSession_;
+  try {
+    // One read transaction: the body's statements see one snapshot.
+    s << "BEGIN", now;
+  } catch (...) {
+    rethrowMapped(path_, op);
+  }
+  try {
+    body(s);
+    s << "COMMIT", now;
+  } catch (...) {
+    try {
+      s << "ROLLBACK", now;
+    } catch (...) {
+      // Nothing to undo: the read transaction is already gone.
+    }
+    rethrowMapped(path_, op);
+  }
+}
+
+void SqliteStore::readOnWriter(const char* op, const std::function<void(Session&)>& body) {
   {
     std::unique_lock lock(mutex_);
     ++readersWaiting_;
@@ -337,7 +386,7 @@ void SqliteStore::endBatch(const std::shared_ptr<Batch>& batch, bool poisoned,
 }
 
 void SqliteStore::maxPageCount(std::int64_t pages) {
-  read("max page count", [&](Session& s) {
+  readOnWriter("max page count", [&](Session& s) {
     std::vector<Poco::Int64> result;
     s << "PRAGMA max_page_count = " + std::to_string(pages), into(result), now;
   });

@@ -16,9 +16,13 @@
 //   of them was committed) and the batch is rolled back;
 // - if SQLite rolls the whole transaction back on a body's error (some full-disk and I/O errors
 //   do), every call of the batch fails the same way.
-// A batch ends after kMaxBatch calls, or as soon as a read call waits.
-// Reads (Tx::Read) never see uncommitted data: a read waits until no batch is open (the open
-// batch commits as soon as a reader waits), then runs on the connection outside a transaction.
+// A batch ends after kMaxBatch calls.
+// Reads (Tx::Read) run on a second, query-only connection of the same file, each in its own
+// read transaction (one snapshot): WAL lets them read the last committed state while a batch is
+// open, so they neither wait for a batch nor end it early, and never see uncommitted data. A
+// write call returns only once committed, so a read that starts after it sees its changes.
+// Until that connection is open (migrations), reads run on the write connection between
+// batches (a waiting reader then ends the open batch).
 
 #include <condition_variable>
 #include <memory>
@@ -57,6 +61,9 @@ class SqliteStore : public SqlStore {
  private:
   void write(const char* op, const std::function<void(Poco::Data::Session&)>& body);
   void read(const char* op, const std::function<void(Poco::Data::Session&)>& body);
+  // A read on the write connection, between batches (migrations; PRAGMAs of that connection).
+  void readOnWriter(const char* op, const std::function<void(Poco::Data::Session&)>& body);
+  void openReader();
   // Ends the open batch (COMMIT, or ROLLBACK when `poisoned`), releases the file lock and wakes
   // the batch's waiting members. Called without mutex_ held, by the thread using the connection.
   void endBatch(const std::shared_ptr<Batch>& batch, bool poisoned, const StoreError* cause);
@@ -70,6 +77,8 @@ class SqliteStore : public SqlStore {
   std::shared_ptr<Batch> batch_;        // the open batch transaction, if any
   std::shared_ptr<FileLock> fileLock_;  // shared by all Stores of this file in this process
   std::unique_ptr<Poco::Data::Session> session_;
+  std::mutex readMutex_;  // one read at a time on readSession_
+  std::unique_ptr<Poco::Data::Session> readSession_;  // query-only; opened after migrations
 };
 
 }  // namespace ferry::core::store

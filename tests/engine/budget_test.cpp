@@ -47,6 +47,45 @@ TEST(RateBudget, RemainingZeroPausesForTheInterval) {
   EXPECT_EQ(budget.reserve(t0 + 10s + 1ms), 0ms);
 }
 
+// A service that says "0 left" after this process's own 100 calls: the next call waits only
+// until the oldest of them leaves the window (+ margin), not a whole interval from the report
+// (that idled the budget for as long as the 100 calls had taken to make).
+TEST(RateBudget, RemainingZeroAfterItsOwnFullWindowWaitsOnlyForTheLog) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(budget.reserve(t0 + i * 50ms), 0ms) << "call " << i;
+  }
+  const auto last = t0 + 99 * 50ms;
+  sdk::RateLimitReport report;
+  report.remaining = 0;
+  report.interval = 10000ms;
+  budget.observe(report, last + 20ms);
+  // Still full: the first slot frees once call 0 is an interval and the margin old.
+  EXPECT_GT(budget.reserve(t0 + 10s), 0ms);
+  const auto firstFree = t0 + 10s + budget.reserve(t0 + 10s);
+  EXPECT_LE(firstFree, t0 + 10s + 200ms);
+  EXPECT_EQ(budget.reserve(firstFree), 0ms);
+  // Never more than 100 in any interval: the next slot is call 1's.
+  EXPECT_GT(budget.reserve(firstFree), 0ms);
+  EXPECT_EQ(budget.reserve(t0 + 50ms + 10s + 200ms), 0ms);
+}
+
+// Fewer calls of its own than the service counts: someone else spends the budget too, so the
+// report alone says when there is room again: a whole interval from now.
+TEST(RateBudget, RemainingZeroWithFewOwnCallsPausesForTheInterval) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(budget.reserve(t0 + i * 10ms), 0ms);
+  }
+  sdk::RateLimitReport report;
+  report.remaining = 0;
+  budget.observe(report, t0 + 1s);
+  EXPECT_GT(budget.reserve(t0 + 10s + 500ms), 0ms);
+  EXPECT_EQ(budget.reserve(t0 + 11s + 1ms), 0ms);
+}
+
 TEST(RateBudget, HeadersUpdateTheLimit) {
   RateBudget budget(100, 10s);
   const auto t0 = Clock::time_point{} + 1h;

@@ -317,7 +317,9 @@ TEST(SqliteGroupCommit, AFullDiskFailsTheCallsOfItsBatchAndLosesNothingAcknowled
   }
 }
 
-TEST(SqliteGroupCommit, ReadsWaitForTheOpenBatchAndSeeOnlyCommittedData) {
+// Reads run on their own connection (they do not wait for a batch): each still sees at least
+// every write acknowledged before it started.
+TEST(SqliteGroupCommit, ReadsSeeEverythingAcknowledgedBeforeThemAndOnlyCommittedData) {
   constexpr int kWriters = 6;
   constexpr int kPerWriter = 40;
   const auto deadline = Clock::now() + 240s;

@@ -575,6 +575,49 @@ TEST_P(StoreTest, QueueStatsAndPurge) {
   EXPECT_TRUE(store->enqueue(old).created);
 }
 
+// queueStats counts only open events by status, dates the oldest open one whether it waits or
+// runs, and counts dead letters (answered from the index of migration 4 since then).
+TEST_P(StoreTest, QueueStatsCountsOpenEventsByStatusAndDatesTheOldest) {
+  auto store = open();
+  NewEvent oldest = event("q1", "A");
+  oldest.receivedAt = clock_ - 300 * kSecond;
+  store->enqueue(oldest);
+  NewEvent second = event("q2", "B");
+  second.receivedAt = clock_ - 200 * kSecond;
+  store->enqueue(second);
+  store->enqueue(event("q3", "C"));
+  store->enqueue(event("q4", "D"));
+  auto claimed = store->claim("w", claimUpTo(1));
+  ASSERT_EQ(claimed.size(), 1u);
+  auto stats = store->queueStats();
+  EXPECT_EQ(stats.queued, 3);
+  EXPECT_EQ(stats.running, 1);
+  EXPECT_EQ(stats.dead, 0);
+  EXPECT_EQ(stats.oldestQueuedAt, clock_ - 300 * kSecond) << "the oldest open event is running";
+
+  store->deadLetter(claimed[0].lease, "gave up", Json::object(), Json::object());
+  stats = store->queueStats();
+  EXPECT_EQ(stats.queued, 3);
+  EXPECT_EQ(stats.running, 0);
+  EXPECT_EQ(stats.dead, 1);
+  EXPECT_EQ(stats.oldestQueuedAt, clock_ - 200 * kSecond);
+
+  claimed = store->claim("w", claimUpTo(3));
+  ASSERT_EQ(claimed.size(), 3u);
+  store->complete(claimed[0].lease);
+  store->complete(claimed[1].lease);
+  stats = store->queueStats();
+  EXPECT_EQ(stats.queued, 0);
+  EXPECT_EQ(stats.running, 1);
+  EXPECT_EQ(stats.oldestQueuedAt, claimed[2].event.receivedAt);
+  store->complete(claimed[2].lease);
+  stats = store->queueStats();
+  EXPECT_EQ(stats.queued, 0);
+  EXPECT_EQ(stats.running, 0);
+  EXPECT_EQ(stats.dead, 1);
+  EXPECT_EQ(stats.oldestQueuedAt, 0);
+}
+
 TEST_P(StoreTest, PluginStateIsKeyedByPluginAndConnection) {
   auto store = open();
   auto state = store->stateFor("umsatzio", "main");
