@@ -364,5 +364,35 @@ TEST_F(RuntimeOpsTest, AReloadHandsBackTheConfigItTook) {
   EXPECT_EQ(engine_->flows().size(), 2u);
 }
 
+// A connector's rejection may quote the request, bytes that are not UTF-8 included (the snap
+// fixture quotes the body it could not read). The engine still answers with the rejection's
+// status and valid JSON, the bad bytes replaced, not a 500; and nothing is queued.
+TEST_F(RuntimeOpsTest, ARejectionQuotingBytesThatAreNotUtf8GetsAValidJsonReply) {
+  writeConfig({"updated"});
+  startEngine();
+  sdk::HttpRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/hooks/updated";
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = std::string("caf\xe9 \xff\xfe{");
+  const auto res = client_.send(req);
+  EXPECT_EQ(res.status, 400) << res.body;
+  const Json body = Json::parse(res.body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << "not JSON: " << res.body;
+  EXPECT_EQ(body.value("error", ""), "snap.malformed");
+  const std::string message = body.value("message", "");
+  EXPECT_NE(message.find("caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD{"), std::string::npos)
+      << "the bad bytes are not replaced by U+FFFD: " << message;
+  EXPECT_TRUE(drained());
+  EXPECT_EQ(store_->queueStats().queued, 0);
+
+  // The same direct, without the HTTP server in between.
+  sdk::WebhookRequest direct;
+  direct.body = req.body;
+  const auto reply = engine_->receive("updated", direct);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_FALSE(Json::parse(reply.body, nullptr, false).is_discarded()) << reply.body;
+}
+
 }  // namespace
 }  // namespace ferry::core::engine

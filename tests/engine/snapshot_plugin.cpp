@@ -19,7 +19,9 @@ class Record : public Trigger {
   std::vector<Event> receive(Context&, const Json&, const WebhookRequest& request) override {
     const Json body = Json::parse(request.body, nullptr, false);
     if (!body.is_object() || !body.contains("id") || !body.contains("record")) {
-      throw WebhookRejected(400, "snap.malformed", "The body is not a record event.");
+      // Quotes what it got, which need not be UTF-8 (the engine's reply must still be JSON).
+      throw WebhookRejected(400, "snap.malformed",
+                            "The body is not a record event: " + request.body.substr(0, 80));
     }
     Event e;
     e.id = body["id"].get<std::string>();
