@@ -20,30 +20,25 @@ namespace ferry::core::cli {
 
 namespace {
 
-// After a reload the engine took: `alerts:` and the connections the token rule reads may have
-// changed too. The monitor is replaced only when they did, and the new one takes over the
-// alerts firing (so they are not announced again).
-void reloadAlerts(RuntimeSetup& rt, std::unique_ptr<AlertsRuntime>& alerts) {
-  std::vector<flow::Diagnostic> diagnostics;
-  auto fresh = engine::loadRuntimeConfig(rt.config.file, diagnostics);
-  if (!fresh || !diagnostics.empty()) {
-    // The engine read the file a moment ago; a file changed in between is read at the next
-    // SIGHUP.
-    return;
-  }
+// After a reload the engine took, with the config it read (`fresh`: the same reading, so a file
+// changed since cannot give the alerts other settings than the flows): `alerts:` and the
+// connections the token rule reads may have changed too. The monitor is replaced only when they
+// did, and the new one takes over the alerts firing (so they are not announced again).
+void reloadAlerts(RuntimeSetup& rt, const engine::RuntimeConfig& fresh,
+                  std::unique_ptr<AlertsRuntime>& alerts) {
   std::vector<std::string> before, now;
   for (const auto& [name, c] : rt.config.base.connections) {
     before.push_back(name);
   }
-  for (const auto& [name, c] : fresh->base.connections) {
+  for (const auto& [name, c] : fresh.base.connections) {
     now.push_back(name);
   }
-  const bool changed = !(fresh->alerts == rt.config.alerts) ||
-                       fresh->connections != rt.config.connections || before != now;
-  rt.config.base = fresh->base;
-  rt.config.connections = fresh->connections;
-  rt.config.flowFiles = fresh->flowFiles;
-  rt.config.alerts = fresh->alerts;
+  const bool changed = !(fresh.alerts == rt.config.alerts) ||
+                       fresh.connections != rt.config.connections || before != now;
+  rt.config.base = fresh.base;
+  rt.config.connections = fresh.connections;
+  rt.config.flowFiles = fresh.flowFiles;
+  rt.config.alerts = fresh.alerts;
   if (!changed) {
     return;
   }
@@ -116,13 +111,13 @@ void addRunCommands(Cli& cli) {
       // The server and the workers keep running: the new flows and credentials are swapped in
       // under them, or, when the new config is invalid, the old ones stay.
       log::write(sdk::LogLevel::Info, "Reloading flows and credentials.", {{"signal", sig}});
-      const auto diagnostics = rt->engine->reload();
-      if (diagnostics.empty()) {
-        reloadAlerts(*rt, alerts);
+      const auto reloaded = rt->engine->reload();
+      if (reloaded.config) {
+        reloadAlerts(*rt, *reloaded.config, alerts);
         sayLine("ferry: reloaded " + std::to_string(rt->engine->flows().size()) + " flow(s)\n");
       } else {
         sayLine("ferry: reload refused; the previous flows keep running:\n" +
-                flow::formatText(diagnostics));
+                flow::formatText(reloaded.diagnostics));
       }
     }
   });

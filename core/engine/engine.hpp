@@ -72,9 +72,15 @@ class Engine {
   // the running server and workers (nothing stops; webhooks keep being answered and stored).
   // Webhooks of added or changed flows are registered, those of removed flows removed. When
   // the config or a flow is invalid, nothing changes: the old flows keep running, every
-  // problem is logged with its place and hint, and the diagnostics are returned.
+  // problem is logged with its place and hint, and the diagnostics are returned. A reload
+  // that was taken hands back the config it read (alerts and restart-only settings included),
+  // so that the caller acts on the same reading rather than reading the file again.
   // Defined in reload.cpp.
-  std::vector<flow::Diagnostic> reload();
+  struct Reloaded {
+    std::vector<flow::Diagnostic> diagnostics;  // empty when the reload was taken
+    std::optional<RuntimeConfig> config;        // set exactly when it was taken
+  };
+  Reloaded reload();
 
   // The webhook route of one flow: verifies, parses and durably enqueues the request's events
   // before answering 2xx. Public for tests.

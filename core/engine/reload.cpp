@@ -49,7 +49,7 @@ bool isWebhook(const LoadedFlow& lf) {
 
 }  // namespace
 
-std::vector<flow::Diagnostic> Engine::reload() {
+Engine::Reloaded Engine::reload() {
   std::lock_guard one(reloadMutex_);  // one reload at a time
   log::write(sdk::LogLevel::Debug, "Reload: reading the config file.",
              {{"config", config_.file.string()}});
@@ -61,14 +61,14 @@ std::vector<flow::Diagnostic> Engine::reload() {
                              "check that it still exists and is readable"});
     }
     reportRefused(diagnostics);
-    return diagnostics;
+    return {std::move(diagnostics), std::nullopt};
   }
   log::write(sdk::LogLevel::Debug, "Reload: parsing and validating the flows.",
              {{"files", fresh->flowFiles.size()}});
   auto set = buildFlows(*fresh, diagnostics);
   if (!diagnostics.empty()) {
     reportRefused(diagnostics);
-    return diagnostics;
+    return {std::move(diagnostics), std::nullopt};
   }
   // Settings a running process cannot change in place.
   std::vector<std::string> ignored;
@@ -175,7 +175,7 @@ std::vector<flow::Diagnostic> Engine::reload() {
               {"added", added},
               {"removed", removed},
               {"changed", changed}});
-  return {};
+  return {{}, std::move(fresh)};
 }
 
 }  // namespace ferry::core::engine

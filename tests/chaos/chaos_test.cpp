@@ -28,16 +28,12 @@ class Chaos : public ::testing::Test {
     std::random_device rd;
     webhookSecret_ = "whsec-chaos-" + std::to_string(rd());
     // GHL: the faults of the issue, and a rate limit a little above the budget ferry keeps.
-    ghlProc_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-ghl", "--port", "0", "--faults", kGhlFaults,
-        "--rate-limit-max", "700", "--rate-limit-interval-ms", "2000"});
-    ghl_ = Json::parse(ghlProc_->readLine());
+    ghl_ = Sandbox::start("ghl", {"--faults", kGhlFaults, "--rate-limit-max", "700",
+                                  "--rate-limit-interval-ms", "2000"});
     // Umsatz-io: a sender that retries a refused or unanswered delivery for about two minutes.
-    umzProc_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-        kBuild + "/libexec/ferry/ferry-sandbox-umsatzio", "--port", "0", "--webhook-secret",
-        webhookSecret_, "--delivery-attempts", "70"});
-    umz_ = Json::parse(umzProc_->readLine());
-    token_ = ghl_["tokens"]["full"]["token"].get<std::string>();
+    umz_ = Sandbox::start("umsatzio",
+                          {"--webhook-secret", webhookSecret_, "--delivery-attempts", "70"});
+    token_ = ghl_.info["tokens"]["full"]["token"].get<std::string>();
     for (const char* f : {"contact-sync", "followups-to-tasks", "notes-to-notes"}) {
       fs::copy_file(kSource + "/flows/" + f + ".yaml", dir_ / (std::string(f) + ".yaml"),
                     fs::copy_options::overwrite_existing);
@@ -51,8 +47,8 @@ class Chaos : public ::testing::Test {
       traffic_.join();
     }
     workers_.clear();
-    umzProc_.reset();
-    ghlProc_.reset();
+    umz_.stop();
+    ghl_.stop();
     pg_.reset();
     if (!mounted_.empty()) {
       umount2(mounted_.c_str(), MNT_DETACH);
@@ -74,7 +70,7 @@ class Chaos : public ::testing::Test {
 
   std::map<std::string, std::string> env() const {
     return {{"CHAOS_GHL_TOKEN", token_},
-            {"CHAOS_UMZ_KEY", umz_["api_key"].get<std::string>()},
+            {"CHAOS_UMZ_KEY", umz_.info["api_key"].get<std::string>()},
             {"CHAOS_UMZ_WEBHOOK_SECRET", webhookSecret_},
             {"FERRY_MASTER_KEY", ""}};
   }
@@ -98,12 +94,12 @@ class Chaos : public ::testing::Test {
     }
     y << "connections:\n"
       << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
-      << "    base_url: " << ghl_["base_url"].get<std::string>() << "\n"
+      << "    base_url: " << ghl_.baseUrl() << "\n"
       << "    settings: {location_id: " << kLocation << "}\n"
       << "    rate_limit: {requests: 600, interval_ms: 2000}\n"
       << "    secrets: {token: env:CHAOS_GHL_TOKEN}\n"
       << "  umsatzio:\n    plugin: umsatzio\n    auth: api_key\n"
-      << "    base_url: " << umz_["base_url"].get<std::string>() << "\n"
+      << "    base_url: " << umz_.baseUrl() << "\n"
       << "    rate_limit: {requests: 2000, interval_ms: 2000}\n"
       << "    secrets: {api_key: env:CHAOS_UMZ_KEY, webhook_secret: env:CHAOS_UMZ_WEBHOOK_SECRET}\n";
     w.config = w.dir / "ferry.yaml";
@@ -115,7 +111,7 @@ class Chaos : public ::testing::Test {
     auto& w = workers_[i];
     w.proc = std::make_unique<FerryRun>(w.dir, std::vector<std::string>{"run", "--config", w.config.string()},
                                         env());
-    const auto port = w.proc->waitListening();
+    const auto port = w.proc->waitListening(60s);
     ASSERT_EQ(port, w.port) << slurp(w.dir / "ferry.stderr").substr(0, 4000);
   }
 
@@ -140,8 +136,9 @@ class Chaos : public ::testing::Test {
     return sum;
   }
 
-  Json umzState() { return http("GET", umz_["admin_url"].get<std::string>() + "/state"); }
-  Json ghlFull() { return http("GET", ghl_["admin_url"].get<std::string>() + "/state"); }
+  // The sandboxes' whole state (large at full size: a long timeout).
+  Json umzState() { return http("GET", umz_.adminUrl() + "/state", nullptr, 60s); }
+  Json ghlFull() { return http("GET", ghl_.adminUrl() + "/state", nullptr, 60s); }
 
   // ---- traffic ----
 
@@ -150,7 +147,7 @@ class Chaos : public ::testing::Test {
   void startTraffic(long changes, long perSecond) {
     before_ = umzState();
     traffic_ = std::thread([this, changes, perSecond] {
-      const std::string admin = umz_["admin_url"].get<std::string>();
+      const std::string admin = umz_.adminUrl();
       std::mt19937 rng(7);
       std::vector<std::string> ids;
       long made = 0;
@@ -159,7 +156,8 @@ class Chaos : public ::testing::Test {
         const long k = std::max(1L, std::min(8L, (changes - made) / 4));
         try {
           const Json out = http("POST", admin + "/generate",
-                                {{"contacts", k}, {"calls", k}, {"notes", k}, {"seed", 1000 + batch}});
+                                {{"contacts", k}, {"calls", k}, {"notes", k}, {"seed", 1000 + batch}},
+                                60s);
           for (const auto& id : out["contacts"]) {
             ids.push_back(id.get<std::string>());
           }
@@ -167,7 +165,8 @@ class Chaos : public ::testing::Test {
           for (int r = 0; r < 4 && made < changes && ids.size() > 8; ++r) {
             const auto& id = ids[std::uniform_int_distribution<std::size_t>(0, ids.size() - 5)(rng)];
             const std::string last = "Chaos" + std::to_string(made);
-            http("POST", admin + "/contact", {{"id", id}, {"data", {{"global_contact_last_name", last}}}});
+            http("POST", admin + "/contact",
+                 {{"id", id}, {"data", {{"global_contact_last_name", last}}}}, 60s);
             std::lock_guard lock(renamedMutex_);
             renamed_[id] = last;
             ++made;
@@ -214,7 +213,7 @@ class Chaos : public ::testing::Test {
             std::uniform_int_distribution<int>(200, 1000)(rng)));
         w.proc = std::make_unique<FerryRun>(
             w.dir, std::vector<std::string>{"run", "--config", w.config.string()}, env());
-        if (w.proc->waitListening() != w.port) {
+        if (w.proc->waitListening(60s) != w.port) {
           ++failedRestarts_;
         }
       }
@@ -281,7 +280,7 @@ class Chaos : public ::testing::Test {
 
   void replayDeadLetters() {
     ++replayRounds_;
-    const auto list = testing::runProgram(kFerry, {"dlq", "list", "--json", "--config", workers_[0].config.string()},
+    const auto list = testing::runProgram(testing::ferryBinary(), {"dlq", "list", "--json", "--config", workers_[0].config.string()},
                                           env(), dir_ / "cli", 60s);
     const Json dead = Json::parse(list.out, nullptr, false);
     if (!dead.is_object()) {
@@ -290,7 +289,7 @@ class Chaos : public ::testing::Test {
     for (const auto& d : dead.value("dead_letters", Json::array())) {
       std::cerr << "chaos: replaying dead letter " << d.dump() << "\n";
       const auto r = testing::runProgram(
-          kFerry, {"dlq", "replay", std::to_string(d["event_id"].get<long long>()), "--config",
+          testing::ferryBinary(), {"dlq", "replay", std::to_string(d["event_id"].get<long long>()), "--config",
                    workers_[0].config.string()},
           env(), dir_ / "cli", 60s);
       if (r.exitCode == 0) {
@@ -375,11 +374,9 @@ class Chaos : public ::testing::Test {
   std::chrono::steady_clock::time_point started_;
   std::string token_;
   std::string webhookSecret_;
-  Json ghl_;
-  Json umz_;
+  Sandbox ghl_;
+  Sandbox umz_;
   Json before_;
-  std::unique_ptr<testing::ChildProcess> ghlProc_;
-  std::unique_ptr<testing::ChildProcess> umzProc_;
   std::unique_ptr<PgCluster> pg_;
   std::vector<Worker> workers_;
   std::string mounted_;

@@ -3,23 +3,16 @@
 // The crash and fault harness: real `ferry run` workers (child processes, killed with SIGKILL
 // and started again), the real GHL and Umsatz-io sandboxes, a throwaway PostgreSQL cluster of
 // the test's own (so it can be stopped and started under load), generated Umsatz-io traffic,
-// and the comparison of GHL's final state with the state the traffic implies. Builds on the
-// helpers of tests/e2e (FerryRun, waitUntil, freePort). Every loop is bounded in count and time.
+// and the comparison of GHL's final state with the state the traffic implies. The processes,
+// HTTP and bounded polls are the shared harness's (tests/support/ferry_run.hpp); this file adds
+// what only the chaos tests need. Every loop is bounded in count and time.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -32,9 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/client.hpp"
-#include "cli/run.hpp"
-#include "support/process.hpp"
+#include "support/ferry_run.hpp"
 
 namespace ferry::chaos {
 
@@ -42,199 +33,22 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-inline const std::string kBuild = FERRY_BINARY_DIR;
+using testing::call;
+using testing::FerryRun;
+using testing::freePort;
+using testing::http;
+using testing::Sandbox;
+using testing::slurp;
+using testing::waitUntil;
+
 inline const std::string kSource = FERRY_SOURCE_DIR;
-inline const std::string kFerry = kBuild + "/bin/ferry";
 inline const std::string kLocation = "ferrySandboxLoc00001";
-
-inline core::http::Client& client() {
-  static core::http::Client c;
-  return c;
-}
-
-struct HttpResult {
-  int status = 0;
-  std::string body;
-};
-
-// One HTTP call; never throws for an HTTP status (status 0: no answer).
-inline HttpResult call(const std::string& method, const std::string& url, const Json& body = nullptr,
-                       std::chrono::milliseconds timeout = 10s) {
-  sdk::HttpRequest req;
-  req.method = method;
-  req.url = url;
-  req.timeout = timeout;
-  if (!body.is_null()) {
-    req.body = body.dump();
-    req.headers.push_back({"Content-Type", "application/json"});
-  }
-  try {
-    const auto res = client().send(req);
-    return {res.status, res.body};
-  } catch (const std::exception& e) {
-    return {0, e.what()};
-  }
-}
-
-// One HTTP call that must answer 2xx; returns the parsed body.
-inline Json http(const std::string& method, const std::string& url, const Json& body = nullptr) {
-  const auto r = call(method, url, body, 60s);
-  if (r.status < 200 || r.status >= 300) {
-    throw std::runtime_error(method + " " + url + " answered " + std::to_string(r.status) + ": " +
-                             r.body.substr(0, 500));
-  }
-  return r.body.empty() ? Json() : Json::parse(r.body, nullptr, false);
-}
-
-inline std::string slurp(const fs::path& path) { return testing::slurp(path); }
-
-inline unsigned short freePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Polls `ready` every `every` until it holds or `timeout` passes; returns whether it held.
-inline bool waitUntil(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
-                      std::chrono::milliseconds every = 200ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      if (ready()) {
-        return true;
-      }
-    } catch (const std::exception&) {
-      // a process still starting; try again
-    }
-    std::this_thread::sleep_for(every);
-  }
-  return false;
-}
 
 // A size or time from the environment (the full runs of scripts/chaos.sh), else `fallback`.
 inline long envNumber(const char* name, long fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::stol(v) : fallback;
 }
-
-// `ferry run` as a child, as in tests/e2e: stdout and stderr appended to files in its
-// directory (kept across restarts), a controlled environment, SIGKILL or SIGTERM to stop it.
-class FerryRun {
- public:
-  FerryRun(const fs::path& dir, const std::vector<std::string>& args,
-           const std::map<std::string, std::string>& env)
-      : errPath_(dir / "ferry.stderr") {
-    errOffset_ = fs::exists(errPath_) ? fs::file_size(errPath_) : 0;
-    std::vector<std::string> envStrings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (env.count(entry.substr(0, entry.find('='))) == 0) {
-        envStrings.push_back(entry);
-      }
-    }
-    for (const auto& [name, value] : env) {
-      envStrings.push_back(name + "=" + value);
-    }
-    std::vector<std::string> argv{kFerry};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) {
-      cargv.push_back(a.data());
-    }
-    cargv.push_back(nullptr);
-    std::vector<char*> cenv;
-    for (auto& e : envStrings) {
-      cenv.push_back(e.data());
-    }
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir / "ferry.stdout").c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, errPath_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    const int rc = posix_spawn(&pid_, kFerry.c_str(), &actions, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      throw std::runtime_error("cannot start " + kFerry);
-    }
-  }
-
-  ~FerryRun() { stop(SIGTERM); }
-
-  FerryRun(const FerryRun&) = delete;
-  FerryRun& operator=(const FerryRun&) = delete;
-
-  // Waits (bounded) for "ferry: listening on 127.0.0.1:<port>" on stderr; 0 on failure.
-  unsigned short waitListening() {
-    unsigned short port = 0;
-    const std::string marker = "ferry: listening on 127.0.0.1:";
-    waitUntil(
-        [&] {
-          const std::string err = slurp(errPath_).substr(errOffset_);
-          const auto at = err.find(marker);
-          if (at == std::string::npos) {
-            return !alive();
-          }
-          // The port digits only, and only once the whole line is there.
-          const auto from = at + marker.size();
-          const auto to = err.find_first_not_of("0123456789", from);
-          if (to == std::string::npos || to == from || err.compare(to, 6, " with ") != 0) {
-            return !alive();
-          }
-          port = static_cast<unsigned short>(std::stoi(err.substr(from, to - from)));
-          return true;
-        },
-        60s);
-    return port;
-  }
-
-  // Whether the process still runs (reaps it when it has exited).
-  bool alive() {
-    if (pid_ <= 0) {
-      return false;
-    }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-
-  // Sends `sig`; waits up to 20 s for the exit (SIGKILL after). Returns the waitpid status.
-  int stop(int sig) {
-    if (pid_ <= 0) {
-      return -1;
-    }
-    kill(pid_, sig);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  fs::path errPath_;
-  std::uintmax_t errOffset_ = 0;
-  pid_t pid_ = -1;
-};
 
 // A throwaway PostgreSQL cluster owned by one test (scripts/pg-cluster.sh in C++), so the test
 // may stop and start it. Runs the server binaries as `postgres` when the test runs as root.

@@ -2,10 +2,7 @@
 // processes, over HTTP on 127.0.0.1, with faults on in the GHL sandbox. Each test drives the
 // Umsatz-io sandbox's admin API like a sales rep would, waits (bounded) until ferry has drained
 // its queue, and compares the GHL sandbox's final state to the exact state the seed flows imply.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,23 +38,11 @@ const std::string kLocation = "ferrySandboxLoc00001";
 const std::string kGhlFaults = "429=0.05,5xx=0.1,drop=0.01,latency=0-20";
 
 using ferry::testing::FerryRun;
+using ferry::testing::freePort;
 using ferry::testing::http;
 using ferry::testing::httpText;
 using ferry::testing::slurp;
 using ferry::testing::waitUntil;
-
-unsigned short freePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class E2e : public ::testing::Test {
  protected:

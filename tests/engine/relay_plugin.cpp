@@ -4,31 +4,12 @@
 // answer comes (a poll's fetch held back, a call that runs longer than the lease).
 #include "ferry/sdk/plugin.hpp"
 #include "ferry/sdk/sdk.hpp"
+#include "support/fixture_connector.hpp"
 
 namespace ferry::relayplugin {
 
 using namespace ferry::sdk;
-
-class Send : public Action {
- public:
-  Json invoke(const Json& input, Context& ctx) override {
-    HttpRequest req;
-    req.method = "POST";
-    req.url = ctx.connection().baseUrl + "/messages";
-    req.headers = {{"Content-Type", "application/json"}};
-    req.body = input.dump();
-    req.timeout = std::chrono::seconds(120);
-    const auto res = ctx.http().send(req);
-    if (res.status >= 500) {
-      throw OperationError(ErrorKind::Transient, "relay.server", "The server failed.");
-    }
-    if (res.status >= 400) {
-      throw OperationError(ErrorKind::Invalid, "relay.rejected", "The server refused it.");
-    }
-    const Json body = Json::parse(res.body, nullptr, false);
-    return {{"id", body.is_object() ? body.value("id", "") : ""}, {"text", input.value("text", "")}};
-  }
-};
+namespace fixture = ferry::testing::fixture;
 
 // GET {baseUrl}/records?after=N answers {"records": [{"record", "version", "text"}]}: the
 // current version of every record changed after version N. Cursor: {"after": N}.
@@ -63,40 +44,22 @@ class Polled : public Trigger {
 
 class RelayConnector : public BasicConnector {
  public:
-  RelayConnector() : BasicConnector(makeSpec()) {
-    OperationSpec send;
-    send.id = "relay.record.send";
-    send.summary = "Send a record's text to the test server";
-    send.input = {str("text").require().describe("The text.")};
-    send.output = {str("id").describe("The server's id."), str("text").describe("The text.")};
-    send.method = "POST";
-    send.path = "/messages";
-    send.examples = {{"Send", {{"text", "a"}}, {{"id", "m1"}, {"text", "a"}}}};
-    add(send, std::make_unique<Send>());
-
-    OperationSpec polled;
-    polled.id = "relay.record.polled";
-    polled.kind = OperationKind::Trigger;
-    polled.summary = "A record was created or changed (polled; each event is the whole record)";
-    polled.delivery = Delivery::Poll;
-    polled.output = {str("record").require().describe("The record id."),
-                     integer("version").describe("The record's version."),
-                     str("text").describe("The record's text.")};
-    polled.recordKey = "record";
+  RelayConnector()
+      : BasicConnector(fixture::connectorSpec(
+            "relay", "Relay", "A fixture connector for poll-race and lease-renewal tests.")) {
+    // The test's server may hold an answer back for longer than a lease.
+    add(fixture::sendTextSpec("relay.record.send"),
+        std::make_unique<fixture::SendText>("relay", std::chrono::seconds(120)));
+    auto polled = fixture::triggerSpec(
+        "relay.record.polled",
+        "A record was created or changed (polled; each event is the whole record)",
+        Delivery::Poll,
+        {str("record").require().describe("The record id."),
+         integer("version").describe("The record's version."),
+         str("text").describe("The record's text.")},
+        "record", {{"record", "r1"}, {"version", 1}, {"text", "hi"}}, "A version");
     polled.coalesce = true;
-    polled.examples = {{"A version", Json::object(), {{"record", "r1"}, {"version", 1}, {"text", "hi"}}}};
     add(polled, std::make_unique<Polled>());
-  }
-
- private:
-  static ConnectorSpec makeSpec() {
-    ConnectorSpec spec;
-    spec.id = "relay";
-    spec.name = "Relay";
-    spec.version = "1.0.0";
-    spec.description = "A fixture connector for poll-race and lease-renewal tests.";
-    spec.auth = {{"none", "No credentials.", {}}};
-    return spec;
   }
 };
 

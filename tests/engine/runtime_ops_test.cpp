@@ -261,7 +261,7 @@ TEST_F(RuntimeOpsTest, ReloadKeepsTheServerAnsweringAndSwapsRoutes) {
     waitFor([&] { return sent >= target; }, 10s);
     writeConfig(round % 2 == 0 ? std::vector<std::string>{"updated", "extra"}
                                : std::vector<std::string>{"updated"});
-    const auto diagnostics = engine_->reload();
+    const auto diagnostics = engine_->reload().diagnostics;
     EXPECT_TRUE(diagnostics.empty()) << flow::formatText(diagnostics);
     ++reloads;
   }
@@ -277,7 +277,7 @@ TEST_F(RuntimeOpsTest, ReloadKeepsTheServerAnsweringAndSwapsRoutes) {
   // The last reload left "extra" out: its route is gone. Adding it back opens the route.
   EXPECT_EQ(post("extra", {{"id", "x1"}, {"record", "x"}, {"text", "extra-1"}}), 404);
   writeConfig({"updated", "extra"});
-  ASSERT_TRUE(engine_->reload().empty());
+  ASSERT_TRUE(engine_->reload().diagnostics.empty());
   EXPECT_EQ(post("extra", {{"id", "x2"}, {"record", "x"}, {"text", "extra-2"}}), 200);
   ASSERT_TRUE(waitFor([&] { return drained() && count("extra-2") == 1; }));
   EXPECT_EQ(count("extra-0") + count("extra-1"), 0u);
@@ -289,7 +289,7 @@ TEST_F(RuntimeOpsTest, ABrokenFlowOnReloadKeepsTheOldFlowsRunning) {
   const std::string oldHash = engine_->flows().front()->hash;
   // The flow now names an operation that does not exist, and the config a missing file.
   std::ofstream(dir_ / "updated.yaml") << flowText("updated", "snap.record.updatd");
-  auto diagnostics = engine_->reload();
+  auto diagnostics = engine_->reload().diagnostics;
   ASSERT_FALSE(diagnostics.empty());
   const std::string text = flow::formatText(diagnostics);
   EXPECT_NE(text.find((dir_ / "updated.yaml").string() + ":4:"), std::string::npos) << text;
@@ -300,7 +300,7 @@ TEST_F(RuntimeOpsTest, ABrokenFlowOnReloadKeepsTheOldFlowsRunning) {
   ASSERT_TRUE(waitFor([&] { return drained() && count("still-running") == 1; }));
 
   writeConfig({"updated", "missing"});
-  diagnostics = engine_->reload();
+  diagnostics = engine_->reload().diagnostics;
   ASSERT_FALSE(diagnostics.empty());
   EXPECT_EQ(diagnostics.front().code, "io_error");
   EXPECT_EQ(post("updated", {{"id", "k2"}, {"record", "k"}, {"text", "still-running-2"}}), 200);
@@ -309,7 +309,7 @@ TEST_F(RuntimeOpsTest, ABrokenFlowOnReloadKeepsTheOldFlowsRunning) {
   // Fixed: the next reload takes it.
   std::ofstream(dir_ / "updated.yaml") << flowText("updated", "snap.record.edited");
   writeConfig({"updated"});
-  ASSERT_TRUE(engine_->reload().empty());
+  ASSERT_TRUE(engine_->reload().diagnostics.empty());
   EXPECT_NE(engine_->flows().front()->hash, oldHash);
   EXPECT_EQ(engine_->flows().front()->flow.trigger.use, "snap.record.edited");
 }
@@ -326,7 +326,7 @@ TEST_F(RuntimeOpsTest, AReloadNamesTheSettingsItCannotApply) {
   spdlog::set_default_logger(capture);
 
   writeConfig({"updated"}, "limits: {lease_seconds: 120, poll_interval_seconds: 5}\n");
-  const auto diagnostics = engine_->reload();
+  const auto diagnostics = engine_->reload().diagnostics;
   engine_->stop();
   spdlog::set_default_logger(previous);
   ASSERT_TRUE(diagnostics.empty()) << flow::formatText(diagnostics);
@@ -335,6 +335,63 @@ TEST_F(RuntimeOpsTest, AReloadNamesTheSettingsItCannotApply) {
   EXPECT_NE(text.find("limits.lease_seconds/poll_interval_seconds/retry"), std::string::npos)
       << text;
   EXPECT_EQ(text.find("server.bind/port"), std::string::npos) << text;
+}
+
+// The config a reload hands back is the reading it swapped in: a caller acting on it (run_cmd's
+// alert rules) sees the flows and alerts of that one reading, even when the file has changed
+// again since. A refused reload hands back no config.
+TEST_F(RuntimeOpsTest, AReloadHandsBackTheConfigItTook) {
+  writeConfig({"updated"});
+  startEngine();
+  writeConfig({"updated", "extra"},
+              "alerts:\n  rules:\n    - {name: dlq, kind: dead_letters, threshold: 3}\n");
+  const auto reloaded = engine_->reload();
+  ASSERT_TRUE(reloaded.diagnostics.empty()) << flow::formatText(reloaded.diagnostics);
+  // The file changes again before the caller looks at what was reloaded.
+  writeConfig({"updated"});
+  ASSERT_TRUE(reloaded.config.has_value());
+  EXPECT_EQ(engine_->flows().size(), 2u);
+  ASSERT_EQ(reloaded.config->flowFiles.size(), 2u);
+  EXPECT_EQ(reloaded.config->flowFiles.back().filename(), "extra.yaml");
+  ASSERT_EQ(reloaded.config->alerts.rules.size(), 1u);
+  EXPECT_EQ(reloaded.config->alerts.rules.front().name, "dlq");
+  EXPECT_EQ(reloaded.config->alerts.rules.front().threshold, 3);
+
+  std::ofstream(dir_ / "updated.yaml") << flowText("updated", "snap.record.updatd");
+  const auto refused = engine_->reload();
+  EXPECT_FALSE(refused.diagnostics.empty());
+  EXPECT_FALSE(refused.config.has_value());
+  EXPECT_EQ(engine_->flows().size(), 2u);
+}
+
+// A connector's rejection may quote the request, bytes that are not UTF-8 included (the snap
+// fixture quotes the body it could not read). The engine still answers with the rejection's
+// status and valid JSON, the bad bytes replaced, not a 500; and nothing is queued.
+TEST_F(RuntimeOpsTest, ARejectionQuotingBytesThatAreNotUtf8GetsAValidJsonReply) {
+  writeConfig({"updated"});
+  startEngine();
+  sdk::HttpRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/hooks/updated";
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = std::string("caf\xe9 \xff\xfe{");
+  const auto res = client_.send(req);
+  EXPECT_EQ(res.status, 400) << res.body;
+  const Json body = Json::parse(res.body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << "not JSON: " << res.body;
+  EXPECT_EQ(body.value("error", ""), "snap.malformed");
+  const std::string message = body.value("message", "");
+  EXPECT_NE(message.find("caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD{"), std::string::npos)
+      << "the bad bytes are not replaced by U+FFFD: " << message;
+  EXPECT_TRUE(drained());
+  EXPECT_EQ(store_->queueStats().queued, 0);
+
+  // The same direct, without the HTTP server in between.
+  sdk::WebhookRequest direct;
+  direct.body = req.body;
+  const auto reply = engine_->receive("updated", direct);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_FALSE(Json::parse(reply.body, nullptr, false).is_discarded()) << reply.body;
 }
 
 }  // namespace

@@ -4,30 +4,12 @@
 // POSTs to {baseUrl}/messages.
 #include "ferry/sdk/plugin.hpp"
 #include "ferry/sdk/sdk.hpp"
+#include "support/fixture_connector.hpp"
 
 namespace ferry::snapshotplugin {
 
 using namespace ferry::sdk;
-
-class Send : public Action {
- public:
-  Json invoke(const Json& input, Context& ctx) override {
-    HttpRequest req;
-    req.method = "POST";
-    req.url = ctx.connection().baseUrl + "/messages";
-    req.headers = {{"Content-Type", "application/json"}};
-    req.body = input.dump();
-    const auto res = ctx.http().send(req);
-    if (res.status >= 500) {
-      throw OperationError(ErrorKind::Transient, "snap.server", "The server failed.");
-    }
-    if (res.status >= 400) {
-      throw OperationError(ErrorKind::Invalid, "snap.rejected", "The server refused it.");
-    }
-    const Json body = Json::parse(res.body, nullptr, false);
-    return {{"id", body.value("id", "")}, {"text", input.value("text", "")}};
-  }
-};
+namespace fixture = ferry::testing::fixture;
 
 // The body is {"id": <event id>, "record": <record id>, "text": ...}.
 class Record : public Trigger {
@@ -37,7 +19,9 @@ class Record : public Trigger {
   std::vector<Event> receive(Context&, const Json&, const WebhookRequest& request) override {
     const Json body = Json::parse(request.body, nullptr, false);
     if (!body.is_object() || !body.contains("id") || !body.contains("record")) {
-      throw WebhookRejected(400, "snap.malformed", "The body is not a record event.");
+      // Quotes what it got, which need not be UTF-8 (the engine's reply must still be JSON).
+      throw WebhookRejected(400, "snap.malformed",
+                            "The body is not a record event: " + request.body.substr(0, 80));
     }
     Event e;
     e.id = body["id"].get<std::string>();
@@ -49,44 +33,23 @@ class Record : public Trigger {
 
 class SnapConnector : public BasicConnector {
  public:
-  SnapConnector() : BasicConnector(makeSpec()) {
-    OperationSpec send;
-    send.id = "snap.record.send";
-    send.summary = "Send a record's text to the test server";
-    send.input = {str("text").require().describe("The text.")};
-    send.output = {str("id").describe("The server's id."), str("text").describe("The text.")};
-    send.method = "POST";
-    send.path = "/messages";
-    send.examples = {{"Send", {{"text", "a"}}, {{"id", "m1"}, {"text", "a"}}}};
-    add(send, std::make_unique<Send>());
-
+  SnapConnector()
+      : BasicConnector(fixture::connectorSpec("snap", "Snapshot",
+                                              "A fixture connector for coalescing tests.")) {
+    add(fixture::sendTextSpec("snap.record.send"), std::make_unique<fixture::SendText>("snap"));
     for (const auto& [id, coalesce] :
          std::vector<std::pair<std::string, bool>>{{"snap.record.edited", true},
                                                    {"snap.record.updated", false}}) {
-      OperationSpec t;
-      t.id = id;
-      t.kind = OperationKind::Trigger;
-      t.summary = coalesce ? "A record changed (each event is the whole record)"
-                           : "A record changed (each event is a fact of its own)";
-      t.delivery = Delivery::Webhook;
-      t.output = {str("record").require().describe("The record id."),
-                  str("text").describe("The record's text.")};
-      t.recordKey = "record";
+      auto t = fixture::triggerSpec(id,
+                                    coalesce ? "A record changed (each event is the whole record)"
+                                             : "A record changed (each event is a fact of its own)",
+                                    Delivery::Webhook,
+                                    {str("record").require().describe("The record id."),
+                                     str("text").describe("The record's text.")},
+                                    "record", {{"record", "r1"}, {"text", "hi"}});
       t.coalesce = coalesce;
-      t.examples = {{"An event", Json::object(), {{"record", "r1"}, {"text", "hi"}}}};
       add(t, std::make_unique<Record>());
     }
-  }
-
- private:
-  static ConnectorSpec makeSpec() {
-    ConnectorSpec spec;
-    spec.id = "snap";
-    spec.name = "Snapshot";
-    spec.version = "1.0.0";
-    spec.description = "A fixture connector for coalescing tests.";
-    spec.auth = {{"none", "No credentials.", {}}};
-    return spec;
   }
 };
 

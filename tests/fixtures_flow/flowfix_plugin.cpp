@@ -4,10 +4,12 @@
 // kept in outputs). Each action sends one real HTTP request through the Context's HttpClient.
 #include "ferry/sdk/plugin.hpp"
 #include "ferry/sdk/sdk.hpp"
+#include "support/fixture_connector.hpp"
 
 namespace ferry::flowfix {
 
 using namespace ferry::sdk;
+namespace fixture = ferry::testing::fixture;
 
 // Sends `body` (or nothing) to {baseUrl}{path} with GHL-style headers; throws on 4xx/5xx.
 Json call(Context& ctx, const std::string& method, const std::string& path, const Json* body) {
@@ -276,11 +278,9 @@ class FlowfixConnector : public BasicConnector {
 
  private:
   static ConnectorSpec makeSpec() {
-    ConnectorSpec spec;
-    spec.id = "flowfix";
-    spec.name = "Flow fixture";
-    spec.version = "1.0.0";
-    spec.description = "A connector shaped like Umsatz-io events and GHL actions, for flow tests.";
+    auto spec = fixture::connectorSpec(
+        "flowfix", "Flow fixture",
+        "A connector shaped like Umsatz-io events and GHL actions, for flow tests.");
     spec.auth = {{"private_token", "A bearer token.", {str("token").describe("The token.")}}};
     spec.settings = {
         str("base_url").defaults("https://flowfix.example.test"),

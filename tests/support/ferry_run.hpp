@@ -4,6 +4,11 @@
 // JSON over HTTP on 127.0.0.1, bounded polls, `ferry run` as a child process (its port read from
 // its "listening" line), the sandboxes, and the ferry.yaml connections to them. Header-only.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -34,22 +39,56 @@ inline core::http::Client& httpClient() {
   return client;
 }
 
-// One HTTP call; throws unless the answer is 2xx. Returns the parsed body (null when empty).
-inline nlohmann::json http(const std::string& method, const std::string& url,
-                           const nlohmann::json& body = nullptr) {
+struct HttpResult {
+  int status = 0;  // 0: no answer (refused, dropped, timed out)
+  std::string body;  // the answer's body, or the error when there was none
+};
+
+// One HTTP call; never throws for a status or a transport error.
+inline HttpResult call(const std::string& method, const std::string& url,
+                       const nlohmann::json& body = nullptr,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
   sdk::HttpRequest req;
   req.method = method;
   req.url = url;
+  req.timeout = timeout;
   if (!body.is_null()) {
     req.body = body.dump();
     req.headers.push_back({"Content-Type", "application/json"});
   }
-  const auto res = httpClient().send(req);
+  try {
+    const auto res = httpClient().send(req);
+    return {res.status, res.body};
+  } catch (const std::exception& e) {
+    return {0, e.what()};
+  }
+}
+
+// One HTTP call; throws unless the answer is 2xx. Returns the parsed body (null when empty).
+inline nlohmann::json http(const std::string& method, const std::string& url,
+                           const nlohmann::json& body = nullptr,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  const auto res = call(method, url, body, timeout);
   if (res.status < 200 || res.status >= 300) {
     throw std::runtime_error(method + " " + url + " answered " + std::to_string(res.status) +
                              ": " + res.body);
   }
   return res.body.empty() ? nlohmann::json() : nlohmann::json::parse(res.body, nullptr, false);
+}
+
+// A TCP port free on 127.0.0.1 now (for a `ferry run` that must keep its port, and so its
+// webhook URL, across restarts).
+inline unsigned short freePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 // The body of a GET, whatever the status.
@@ -106,9 +145,13 @@ class FerryRun {
   FerryRun& operator=(const FerryRun&) = delete;
 
   pid_t pid() const { return pid_; }
+  // Whether the process still runs; reaps it when it has exited (so stop() sends nothing).
   bool alive() {
     int status = 0;
-    return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+    }
+    return pid_ > 0;
   }
   // What this run wrote to stderr so far.
   std::string stderrText() const { return slurp(errPath_).substr(errOffset_); }

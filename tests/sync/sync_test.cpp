@@ -380,6 +380,50 @@ TEST_P(SyncCycleTest, AFirstFullSyncOfThousandsReportsProgressAndTheBudgetEstima
   EXPECT_FALSE(store_->pollCursor(cursorKey("contact-sync")));
 }
 
+// Another worker's cycle of the same flow commits while this one runs (the cursor this cycle
+// started from has moved): this cycle's repairs are dropped, so an older copy of a record is
+// never queued after a newer one. Nothing is queued, the other cycle's cursor stands, no cycle
+// is counted; the next cycle starts from the cursor that stands and commits.
+TEST_P(SyncCycleTest, ACycleWhoseCursorMovedMeanwhileQueuesNothing) {
+  newContact("ada@sync.example", "Ada", "Lovelace");
+  newContact("bob@sync.example", "Bob", "Baker");
+  const std::string key = cursorKey("contact-sync");
+  // What the other worker committed: no source cursor (so the next cycle lists everything).
+  const Json other = {{"source", nullptr}, {"last", {{"queued", 0}, {"by", "another worker"}}}};
+  int moves = 0;
+  Options o;
+  o.budgetShare = 1.0;
+  o.progress = [&](const Progress& p) {
+    // After this cycle read its cursor and compared, before it commits.
+    if (p.phase == "compare" && moves == 0) {
+      ++moves;
+      EXPECT_TRUE(store_->commitPollFrom(key, Json(), other, {}).has_value());
+    }
+  };
+  const Report refused = Cycle(*engine_, flow()).run(o);
+  ASSERT_EQ(moves, 1) << "the cycle never reached its comparison";
+  EXPECT_EQ(refused.count(Drift::Kind::Missing), 2) << refused.toText();
+  EXPECT_EQ(refused.queued, 0);
+  EXPECT_EQ(refused.alreadyQueued, 2);
+  const auto stats = store_->queueStats();
+  EXPECT_EQ(stats.queued, 0);
+  EXPECT_EQ(stats.running, 0);
+  EXPECT_EQ(store_->pollCursor(key), std::optional<Json>(other));
+  EXPECT_EQ(engine_->metrics().render().find("ferry_sync_cycles_total"), std::string::npos)
+      << engine_->metrics().render();
+  drain();
+  EXPECT_TRUE(ghlContacts().empty()) << ghlContacts().dump(2);
+
+  // The next cycle reads the cursor that stands and commits its repairs.
+  const Report next = cycle(false);
+  EXPECT_EQ(next.queued, 2) << next.toText();
+  const auto cursor = store_->pollCursor(key);
+  ASSERT_TRUE(cursor);
+  EXPECT_EQ((*cursor)["last"]["queued"], 2) << cursor->dump();
+  drain();
+  EXPECT_EQ(ghlContacts().size(), 2U) << ghlContacts().dump(2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, SyncCycleTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
