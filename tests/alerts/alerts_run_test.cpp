@@ -200,7 +200,7 @@ TEST_F(FerryRunAlerts, SighupReloadsTheRulesWithoutAnnouncingFiringAlertsAgain) 
   // `stale` removed, `dlq_critical` added, `dlq` unchanged.
   writeConfig("    - {name: dlq, kind: dead_letters, threshold: 0}\n"
               "    - {name: dlq_critical, kind: dead_letters, threshold: 0, severity: critical}\n");
-  ASSERT_EQ(kill(ferry_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(ferry_->signal(SIGHUP)) << "ferry run is not running";
   ASSERT_TRUE(waitUntil([&] { return firingNotices("dlq_critical") == 1; }, 30s))
       << slurp(dir_ / "ferry.stderr");
   ASSERT_TRUE(waitUntil(

@@ -268,6 +268,7 @@ TEST_F(OpsE2e, RotatedTokenIsUsedByTheRunningFerryWithoutARestart) {
   // A running ferry creates a task with the first token.
   startFerry();
   const auto pid = ferryPid_;
+  ASSERT_GT(pid, 0);  // kill(-1, ...) would signal every process
   followUpCall(1, "Vor der Rotation");
   ASSERT_TRUE(waitUntil([&] { return tasksWithPrefix(ghlState(), "Vor der Rotation") == 1; }, 45s))
       << stderrText();
@@ -327,6 +328,7 @@ TEST_F(OpsE2e, WebhooksDuringSighupsAreAllAcceptedAndProcessed) {
   writeConfig({"followups-to-tasks"}, "env:E2E_GHL_TOKEN");
   startFerry({"--log-level", "debug"});
   const auto pid = ferryPid_;
+  ASSERT_GT(pid, 0);  // kill(-1, ...) would signal every process
 
   // Calls made in a bounded loop while another thread sends SIGHUP again and again.
   constexpr int kCalls = 24;
@@ -387,6 +389,7 @@ TEST_F(OpsE2e, ABrokenFlowOnSighupKeepsTheOldFlowsRunning) {
   writeConfig({"followups-to-tasks"}, "env:E2E_GHL_TOKEN");
   startFerry();
   const auto pid = ferryPid_;
+  ASSERT_GT(pid, 0);  // kill(-1, ...) would signal every process
   // Break the flow: an operation that does not exist.
   const auto flowFile = dir_ / "followups-to-tasks.yaml";
   std::string text = ferry::testing::slurp(flowFile);

@@ -144,7 +144,11 @@ class FerryRun {
   FerryRun(const FerryRun&) = delete;
   FerryRun& operator=(const FerryRun&) = delete;
 
+  // -1 once the child has been reaped: never pass it to kill() (kill(-1, ...) signals every
+  // process we may signal); use signal().
   pid_t pid() const { return pid_; }
+  // Sends `sig` to the child if it is still running; false when it is not.
+  bool signal(int sig) { return alive() && ::kill(pid_, sig) == 0; }
   // Whether the process still runs; reaps it when it has exited (so stop() sends nothing).
   bool alive() {
     int status = 0;

@@ -83,6 +83,9 @@ inline pid_t spawnProgram(const std::string& program, const std::vector<std::str
 // Waits up to `timeout` for `pid` to exit; SIGKILL after it, then throws (the program hung).
 // Returns the waitpid status.
 inline int waitExit(pid_t pid, std::chrono::milliseconds timeout, const std::string& what) {
+  if (pid <= 0) {  // waitpid(-1) would wait for any child, kill(-1) signal every process
+    throw std::runtime_error(what + ": no process to wait for");
+  }
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (waitpid(pid, &status, WNOHANG) == 0) {
