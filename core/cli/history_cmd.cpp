@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
+#include "cli/dlq_replay_cmd.hpp"
 #include "cli/runtime_setup.hpp"
 
 namespace ferry::core::cli {
@@ -218,11 +219,7 @@ void addHistoryCommands(Cli& cli) {
                  const auto d = s.getDeadLetter(o.id);
                  std::cout << deadToJson(*d).dump(2) << "\n";
                });
-  addIdCommand("replay", "Queue a dead event again (same id and idempotency keys)",
-               [](store::Store& s, IdOptions& o, Cli&) {
-                 s.replayDeadLetter(o.id);
-                 std::cout << "Event " << o.id << " is queued again.\n";
-               });
+  addDlqReplayCommand(cli, dlq);  // dlq_replay_cmd.cpp: stale snapshot versions are superseded
   addIdCommand("discard", "Drop a dead letter for good",
                [](store::Store& s, IdOptions& o, Cli&) {
                  s.discardDeadLetter(o.id);

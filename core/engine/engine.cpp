@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/local_context.hpp"
+#include "engine/replay_metrics.hpp"
 #include "engine/worker_identity.hpp"
 #include "ferry/sdk/validate.hpp"
 #include "flow/validate.hpp"
@@ -837,6 +838,7 @@ void Engine::refreshGauges() {
                            : static_cast<double>(nowUs() - stats.oldestQueuedAt) / 1e6;
     metrics_.gauge("ferry_oldest_event_age_seconds", "Age of the oldest unfinished event.")
         .set(age);
+    refreshReplayGauges(store_, metrics_);
   } catch (const store::StoreError&) {
     metrics_.counter("ferry_store_errors_total", "Store calls that failed.").add();
   }

@@ -112,6 +112,20 @@ std::vector<Area> build() {
             "Check the base URL and the network path to the service."},
            {"not_found", "The named run, dead letter or flow version does not exist.",
             "`ferry runs list`, `ferry dlq list` or `ferry flow history` show the existing ones."},
+           {"replay_superseded",
+            "A notice of `ferry dlq replay`, not an error: the dead letter is an older version "
+            "of a record (a snapshot trigger such as umsatzio.contact.updated) and a newer event "
+            "of the same flow and record is done, queued, running or dead, so replaying it "
+            "could only write older data over newer. It was settled as superseded (run history "
+            "status `superseded`, metric ferry_dlq_replays_superseded) instead of running.",
+            "Nothing: the newer event carries the record's newer version (when it is a dead "
+            "letter itself, replay that one). To run the older version anyway, replay it with "
+            "--force (docs/operations.md, \"Recovering dead letters\")."},
+           {"replay_unknown_trigger",
+            "`ferry dlq replay` cannot tell whether a newer event supersedes the dead letter: no "
+            "loaded plugin declares its trigger. It was not replayed.",
+            "Install the plugin (`ferry plugin list` shows where ferry looks), or replay it with "
+            "--force to run it as it was."},
            {"io_error", "A file named on the command line cannot be read.",
             "Check the path and its permissions."},
            {"bad_value", "A command-line value has the wrong form (a date, a correlation, a hash).",

@@ -80,6 +80,9 @@ class SqlStore : public Store {
   std::optional<DeadLetter> getDeadLetter(EventId eventId) override;
   void replayDeadLetter(EventId eventId) override;
   void discardDeadLetter(EventId eventId) override;
+  ReplayResult replayDeadLetterGuarded(EventId eventId,  // replay_guard.cpp
+                                       const ReplayOptions& options) override;
+  ReplayCounts replayCounts() override;  // replay_guard.cpp
 
   RunId beginRun(const RunStart& run) override;
   void recordStep(RunId run, const StepRecord& step) override;

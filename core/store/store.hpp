@@ -203,6 +203,38 @@ struct DeadLetter {
   TimeUs deadAt = 0;
 };
 
+// A dead letter replayed with Store::replayDeadLetterGuarded (replay_guard.cpp). Snapshot events
+// (a contact's whole version) must never be replayed over a newer version of their record:
+// replaying the older one would write older data last.
+struct ReplayOptions {
+  // Replay even when a newer event of the record exists: the event runs as it was (today's
+  // replayDeadLetter), so it may write older data over newer. Recorded in the run history.
+  bool force = false;
+  // Which trigger ops deliver snapshots of one record (OperationSpec::coalesce). Only dead
+  // letters of such a trigger can be superseded. Unset: none is (every replay queues).
+  std::function<bool(const std::string& triggerOp)> snapshotTrigger = nullptr;
+  // Who asked, for the run history's worker column.
+  std::string actor = "ferry dlq replay";
+};
+
+struct ReplayResult {
+  EventId eventId = 0;
+  // true: queued again under its id (as replayDeadLetter); false: settled as Superseded.
+  bool queued = false;
+  // The newest event of the same flow, record key and trigger that is newer than the dead
+  // letter and done, queued, running or itself dead; 0 when there is none (or not a snapshot).
+  EventId newerEventId = 0;
+  EventStatus newerStatus = EventStatus::Done;  // that event's status at the replay
+  bool forced = false;  // queued only because options.force overrode a newer event
+  std::string message;  // one sentence for the operator (CLI output, run history)
+};
+
+// The durable counts of guarded replays (all processes), for /metrics.
+struct ReplayCounts {
+  std::int64_t superseded = 0;  // replays settled as superseded by a newer event
+  std::int64_t forced = 0;      // replays forced over a newer event
+};
+
 // ---- run history -------------------------------------------------------------------------------
 
 // One run per processing attempt (per claim) of an event; `attempt` is the event's attempt.
@@ -393,6 +425,19 @@ class Store {
   virtual std::optional<DeadLetter> getDeadLetter(EventId eventId) = 0;
   virtual void replayDeadLetter(EventId eventId) = 0;
   virtual void discardDeadLetter(EventId eventId) = 0;
+  // Replays a dead letter unless it is stale. It is stale when its trigger is a snapshot
+  // (options.snapshotTrigger), it has a record key, and a NEWER event (higher id) of the same
+  // flow, record key and trigger is done, queued, running or dead: that event carries a newer
+  // version of the record, so running the old one could only write older data (after a done
+  // one, or after a running one, whose live lease it would wait for) or repeat work the newer
+  // one does anyway (queued; dead: replay that one instead). A stale dead letter is settled as
+  // Superseded (superseded_by = the newer event), its dead letter removed, and a run with
+  // status "superseded" naming the newer event is written to the history. Otherwise, or with
+  // options.force, it is queued exactly as replayDeadLetter does (a forced one over a newer
+  // event also gets a "forced" run in the history). Atomic against enqueues and claims of the
+  // record. Throws NotFound when there is no such dead letter.
+  virtual ReplayResult replayDeadLetterGuarded(EventId eventId, const ReplayOptions& options) = 0;
+  virtual ReplayCounts replayCounts() = 0;
 
   // Run history.
   virtual RunId beginRun(const RunStart& run) = 0;
