@@ -807,10 +807,11 @@ bool Engine::processOne(const std::string& workerId) {
         return true;
       }
       store_.finishRun(run, "dead", reason);
-      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
+      // Counted before the settle, like ferry_events_done_total below.
       metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
                        {{"flow", lf.flow.id}})
           .add();
+      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
       return true;
     }
   }
