@@ -80,6 +80,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       log::write(sdk::LogLevel::Error, "A request handler failed.",
                  {{"path", req.getURI()}, {"error", e.what()}});
       reply = jsonReply(500, "internal", "internal error; see the ferry log");
+      bodyLeft_ = true;  // how much of the body was read is unknown: do not reuse the connection
     }
     if (bodyLeft_) {
       // Bytes of the body are still unread; the connection cannot be reused.
