@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -42,30 +43,37 @@ NewEvent version(const std::string& contact, int v, const std::string& op = kCon
                {{"id", contact}, {"lastName", "v" + std::to_string(v)}}, op);
 }
 
-// Claims the next event and settles it as dead (with a journal entry, as a failed step has).
-EventId claimAndKill(Store& store, const std::string& expectLastName) {
+// Claims the next event, which must carry `expectLastName`; nullopt when there is none.
+std::optional<Claimed> claimExpecting(Store& store, const std::string& expectLastName) {
   auto c = store.claim("w", claimOne());
   EXPECT_EQ(c.size(), 1u);
   if (c.empty()) {
-    return 0;
+    return std::nullopt;
   }
   EXPECT_EQ(c[0].event.payload.value("lastName", ""), expectLastName);
-  store.journalBegin(c[0].event.id, "upsert", "key-" + std::to_string(c[0].event.id),
+  return c[0];
+}
+
+// Claims the next event and settles it as dead (with a journal entry, as a failed step has).
+EventId claimAndKill(Store& store, const std::string& expectLastName) {
+  auto c = claimExpecting(store, expectLastName);
+  if (!c) {
+    return 0;
+  }
+  store.journalBegin(c->event.id, "upsert", "key-" + std::to_string(c->event.id),
                      {{"lastName", expectLastName}});
-  store.deadLetter(c[0].lease, "upsert: 503 five times", {{"lastName", expectLastName}},
+  store.deadLetter(c->lease, "upsert: 503 five times", {{"lastName", expectLastName}},
                    {{"status", 503}});
-  return c[0].event.id;
+  return c->event.id;
 }
 
 EventId claimAndComplete(Store& store, const std::string& expectLastName) {
-  auto c = store.claim("w", claimOne());
-  EXPECT_EQ(c.size(), 1u);
-  if (c.empty()) {
+  auto c = claimExpecting(store, expectLastName);
+  if (!c) {
     return 0;
   }
-  EXPECT_EQ(c[0].event.payload.value("lastName", ""), expectLastName);
-  store.complete(c[0].lease);
-  return c[0].event.id;
+  store.complete(c->lease);
+  return c->event.id;
 }
 
 std::vector<Run> runsOf(Store& store, EventId id, const std::string& status) {
