@@ -734,9 +734,10 @@ bool Engine::processOne(const std::string& workerId) {
       store_.recordStep(run, record);
 
       const auto& policy = step.onError;
+      // What the step's on_error leaves unset comes from the config's limits.retry.
       RetryPolicy retry = config_.retry;
-      retry.maxAttempts = policy.maxAttempts;
-      retry.initial = policy.delay;
+      retry.maxAttempts = policy.maxAttempts.value_or(config_.retry.maxAttempts);
+      retry.initial = policy.delay.value_or(config_.retry.initial);
       if (policy.backoff == "fixed") {
         retry.multiplier = 1.0;
       }

@@ -53,9 +53,11 @@ struct OnError {
   enum class Policy { Retry, Skip, DeadLetter, Fallback };
   // What happens after a failure: retry transient failures, then `then` (or the fallback flow).
   Policy then = Policy::DeadLetter;
-  int maxAttempts = 5;                    // attempts in all, the first included
-  std::string backoff = "exponential";    // "exponential" (with jitter) or "fixed"
-  std::chrono::milliseconds delay{1000};  // first retry delay
+  // Attempts in all, the first included. Unset: the config's `limits.retry.max_attempts`.
+  std::optional<int> maxAttempts;
+  std::string backoff = "exponential";  // "exponential" (with jitter) or "fixed"
+  // The first retry's delay. Unset: the config's `limits.retry.initial_ms`.
+  std::optional<std::chrono::milliseconds> delay;
   std::string fallback;                   // Policy::Fallback: the flow that receives the event
   Location at;
   Location fallbackAt;

@@ -326,7 +326,7 @@ class FlowParser {
     checkKeys(node, "on_error", {"retry", "then", "fallback"});
     o.maxAttempts = 1;
     if (auto r = node["retry"]) {
-      o.maxAttempts = 5;
+      o.maxAttempts.reset();
       if (r.IsMap()) {
         checkKeys(r, "retry", {"max_attempts", "backoff", "delay"});
         if (auto m = r["max_attempts"]) {
@@ -349,9 +349,12 @@ class FlowParser {
         }
         if (auto d = r["delay"]) {
           const auto v = scalar(d, "delay");
-          if (!duration(v, o.delay)) {
+          std::chrono::milliseconds delay{0};
+          if (!duration(v, delay)) {
             error(yaml::at(d), "bad_value", "'" + v + "' is not a duration",
                   "write a number with a unit: 500ms, 2s, 1m");
+          } else {
+            o.delay = delay;
           }
         }
       } else if (!(r.IsScalar() && r.Scalar() == "true")) {

@@ -222,6 +222,33 @@ TEST_F(RuntimeTest, AReplayedDeadLetterIsRetriedAgainNotDeadAtItsFirstFailure) {
   EXPECT_EQ(messages_.messages().size(), 1u);
 }
 
+// A step without on_error retries as the config's limits.retry says (docs/config.md): here two
+// attempts, so the second 503 dead-letters the event that a third attempt would have delivered.
+TEST_F(RuntimeTest, AStepWithoutOnErrorRetriesAsLimitsRetrySays) {
+  std::ofstream(dir_ / "relay.yaml") << R"(version: 1
+id: relay
+trigger: {use: test.message.received, connection: t}
+steps:
+  - id: send
+    use: test.message.send
+    connection: t
+    with: {text: "relayed: ${event.text}"}
+)";
+  config_.retry.maxAttempts = 2;
+  config_.retry.initial = 20ms;
+  messages_.failNext(2, 503);
+  startEngine();
+  ASSERT_EQ(post(R"({"id":"e6","text":"limits"})").status, 200);
+  for (int i = 0; i < 300 && store_->listDeadLetters().empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto dead = store_->listDeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].reason.find("attempts_exhausted"), std::string::npos) << dead[0].reason;
+  EXPECT_EQ(store_->listRuns({}).size(), 2u);
+  EXPECT_TRUE(messages_.messages().empty());
+}
+
 TEST_F(RuntimeTest, BadWebhooksAreRefusedAndNothingIsQueued) {
   startEngine();
   EXPECT_EQ(post("not json").status, 400);

@@ -2,6 +2,7 @@
 // exactly), multi-file checks (fallback cycles, duplicate ids), config parsing, valid flows.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -175,6 +176,33 @@ TEST(FlowValidation, ExpressionsGetStaticTypes) {
       EXPECT_TRUE(value.text.parts[0].expr->type.nullable);
     }
   }
+}
+
+// What a step's on_error leaves unset (attempts, first delay) is left to the config's
+// limits.retry; the no-retry policies allow one attempt.
+TEST(FlowOnError, UnsetRetrySettingsAreLeftToTheConfig) {
+  const std::string head =
+      "version: 1\nid: f\ntrigger: {use: test.message.received, connection: t}\nsteps:\n"
+      "  - id: s\n    use: test.message.send\n    connection: t\n    with: {text: x}\n";
+  auto parse = [&](const std::string& onError) {
+    std::vector<Diagnostic> diags;
+    auto flow = parseFlow(head + onError, "f.yaml", diags);
+    EXPECT_TRUE(flow && diags.empty()) << onError << "\n" << formatText(diags);
+    return flow ? flow->steps.at(0).onError : OnError{};
+  };
+  for (const std::string absent : {"", "    on_error: retry\n", "    on_error: {retry: {}}\n"}) {
+    const auto o = parse(absent);
+    EXPECT_FALSE(o.maxAttempts.has_value()) << absent;
+    EXPECT_FALSE(o.delay.has_value()) << absent;
+    EXPECT_EQ(o.then, OnError::Policy::DeadLetter) << absent;
+  }
+  const auto given = parse("    on_error: {retry: {max_attempts: 3, delay: 250ms}, then: skip}\n");
+  EXPECT_EQ(given.maxAttempts, 3);
+  EXPECT_EQ(given.delay, std::chrono::milliseconds(250));
+  EXPECT_EQ(given.then, OnError::Policy::Skip);
+  EXPECT_EQ(parse("    on_error: skip\n").maxAttempts, 1);
+  EXPECT_EQ(parse("    on_error: dead_letter\n").maxAttempts, 1);
+  EXPECT_EQ(parse("    on_error: {then: skip}\n").maxAttempts, 1);
 }
 
 TEST(FlowFiles, UnreadableFileIsAnIoError) {
