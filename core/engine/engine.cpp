@@ -485,11 +485,16 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   Json input;
   try {
     if (step.when && !flow::truthy(flow::evaluate(*step.when, env))) {
-      store_.journalBegin(event.id, step.id, "", Json::object());
-      store_.journalFinish(event.id, step.id, store::StepStatus::Skipped, Json(), Json());
-      record.status = "skipped";
-      record.finishedAt = nowUs();
-      store_.recordStep(run, record);
+      store::StepFinish skipped;
+      skipped.eventId = event.id;
+      skipped.stepId = step.id;
+      skipped.begin = true;
+      skipped.status = store::StepStatus::Skipped;
+      skipped.run = run;
+      skipped.record = record;
+      skipped.record.status = "skipped";
+      skipped.record.finishedAt = nowUs();
+      store_.finishStep(skipped);
       return;
     }
     input = flow::evaluate(step.with, env);
@@ -544,12 +549,18 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
       const Json saved = Json::parse(*last, nullptr, false);
       if (saved.is_object() && saved.value("hash", "") == inputHash) {
         outputs[step.id] = saved["output"];
-        store_.journalBegin(event.id, step.id, "", masker.maskJson(input));
-        store_.journalFinish(event.id, step.id, store::StepStatus::Done, saved["output"],
-                             Json{{"unchanged", true}});
-        record.status = "unchanged";
-        record.finishedAt = nowUs();
-        store_.recordStep(run, record);
+        store::StepFinish unchanged;
+        unchanged.eventId = event.id;
+        unchanged.stepId = step.id;
+        unchanged.begin = true;
+        unchanged.request = masker.maskJson(input);
+        unchanged.output = saved["output"];
+        unchanged.response = Json{{"unchanged", true}};
+        unchanged.run = run;
+        unchanged.record = record;
+        unchanged.record.status = "unchanged";
+        unchanged.record.finishedAt = nowUs();
+        store_.finishStep(unchanged);
         log::write(sdk::LogLevel::Debug, "An update was not sent: it would change nothing.",
                    {{"flow", lf.flow.id}, {"event", event.id}, {"step", step.id}});
         metrics_.counter("ferry_calls_suppressed_total", "Updates not sent: nothing changed.",
@@ -623,20 +634,26 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   for (auto& x : ctx.paced().exchanges) {
     exchanges.push_back(x);
   }
-  store_.journalFinish(event.id, step.id, store::StepStatus::Done, output, exchanges);
+  // The journal's result, the id pair, the no-op hash and the history row: one commit.
+  store::StepFinish done;
+  done.eventId = event.id;
+  done.stepId = step.id;
+  done.output = output;
   outputs[step.id] = output;
   if (step.correlate) {
     const Json source = flow::evaluate(step.correlate->source, env);
     const Json target = flow::evaluate(step.correlate->target, env);
     if (source.is_string() && target.is_string() && !source.get<std::string>().empty() &&
         !target.get<std::string>().empty()) {
-      store_.correlate({step.correlate->kind, lf.triggerPlugin, source.get<std::string>(),
-                        pluginOf(step.use), target.get<std::string>()},
-                       true);
+      done.correlation = store::Correlation{step.correlate->kind, lf.triggerPlugin,
+                                            source.get<std::string>(), pluginOf(step.use),
+                                            target.get<std::string>()};
     }
   }
   if (suppressible) {
-    conn.state->put(sentKey, Json{{"hash", inputHash}, {"output", output}}.dump());
+    done.state = store::StepFinish::StateWrite{
+        conn.connection.plugin, step.connection, sentKey,
+        Json{{"hash", inputHash}, {"output", output}}.dump()};
   }
   record.status = "done";
   record.finishedAt = nowUs();
@@ -653,7 +670,10 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
     record.request = exchanges.back()["request"];
     record.response = exchanges.back().value("response", Json());
   }
-  store_.recordStep(run, record);
+  done.response = std::move(exchanges);
+  done.run = run;
+  done.record = std::move(record);
+  store_.finishStep(done);
 }
 
 bool Engine::processOne(const std::string& workerId) {
@@ -819,12 +839,18 @@ bool Engine::processOne(const std::string& workerId) {
   if (leaseLost()) {
     return true;
   }
-  store_.finishRun(run, "done", "");
-  // Counted with the run's history, before the settle: whoever sees the event settled in the
-  // store sees it in /metrics too.
+  // Counted before the settle: whoever sees the event settled in the store sees it in /metrics
+  // too.
   metrics_.counter("ferry_events_done_total", "Events whose flow finished.", {{"flow", lf.flow.id}})
       .add();
-  store_.complete(c.lease);
+  try {
+    store_.finishEvent(run, c.lease, "done", "");  // the run's history and the settle: one commit
+  } catch (const store::StoreError& e) {
+    if (e.kind() == store::ErrorKind::LeaseLost) {
+      store_.finishRun(run, "lease_lost", e.what());
+    }
+    throw;
+  }
   return true;
 }
 

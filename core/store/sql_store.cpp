@@ -413,16 +413,18 @@ Lease SqlStore::renew(const Lease& lease, std::chrono::microseconds duration) {
 }
 
 void SqlStore::complete(const Lease& lease) {
-  transact("complete", Tx::Write, [&](Session& s) {
-    Statement st(s);
-    st << "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
-              leaseGuard(2),
-        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(lease.eventId)),
-        bind(lease.workerId), bind(lease.attempt);
-    if (st.execute() == 0) {
-      throwLeaseGone(s, lease);
-    }
-  });
+  transact("complete", Tx::Write, [&](Session& s) { completeIn(s, lease); });
+}
+
+void SqlStore::completeIn(Session& s, const Lease& lease) {
+  Statement st(s);
+  st << "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
+            leaseGuard(2),
+      bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(lease.eventId)),
+      bind(lease.workerId), bind(lease.attempt);
+  if (st.execute() == 0) {
+    throwLeaseGone(s, lease);
+  }
 }
 
 void SqlStore::retryLater(const Lease& lease, TimeUs availableAt, const std::string& reason) {
@@ -544,13 +546,7 @@ JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
                                     const std::string& idempotencyKey, const Json& request) {
   require(!stepId.empty(), "journal begin: the step id is empty");
   return transact("journal begin", Tx::Write, [&](Session& s) {
-    s << "INSERT INTO journal (event_id, step_id, idempotency_key, status, attempts, request,"
-         " started_at) VALUES ($1, $2, $3, 'intent', 1, $4, $5)"
-         " ON CONFLICT (event_id, step_id) DO UPDATE SET attempts = journal.attempts + 1,"
-         " status = 'intent', request = excluded.request, started_at = excluded.started_at,"
-         " finished_at = 0",
-        bind(static_cast<I64>(eventId)), bind(stepId), bind(idempotencyKey), bind(dump(request)),
-        bind(static_cast<I64>(nowUs())), now;
+    journalBeginIn(s, eventId, stepId, idempotencyKey, request);
     auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);
     if (rows.empty()) {
       throw StoreError(ErrorKind::Internal, "journal begin: the entry vanished");
@@ -559,67 +555,85 @@ JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
   });
 }
 
+void SqlStore::journalBeginIn(Session& s, EventId eventId, const std::string& stepId,
+                              const std::string& idempotencyKey, const Json& request) {
+  require(!stepId.empty(), "journal begin: the step id is empty");
+  s << "INSERT INTO journal (event_id, step_id, idempotency_key, status, attempts, request,"
+       " started_at) VALUES ($1, $2, $3, 'intent', 1, $4, $5)"
+       " ON CONFLICT (event_id, step_id) DO UPDATE SET attempts = journal.attempts + 1,"
+       " status = 'intent', request = excluded.request, started_at = excluded.started_at,"
+       " finished_at = 0",
+      bind(static_cast<I64>(eventId)), bind(stepId), bind(idempotencyKey), bind(dump(request)),
+      bind(static_cast<I64>(nowUs())), now;
+}
+
 void SqlStore::journalFinish(EventId eventId, const std::string& stepId, StepStatus status,
                              const Json& output, const Json& response) {
-  transact("journal finish", Tx::Write, [&](Session& s) {
-    Statement st(s);
-    st << "UPDATE journal SET status = $1, output = $2, response = $3, finished_at = $4"
-          " WHERE event_id = $5 AND step_id = $6",
-        bind(std::string(toString(status))), bind(dump(output)), bind(dump(response)),
-        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), bind(stepId);
-    if (st.execute() == 0) {
-      throw StoreError(ErrorKind::NotFound, "journal finish: event " + std::to_string(eventId) +
-                                                " has no begun step '" + stepId +
-                                                "' (hint: call journalBegin first)");
-    }
-  });
+  transact("journal finish", Tx::Write,
+           [&](Session& s) { journalFinishIn(s, eventId, stepId, status, output, response); });
+}
+
+void SqlStore::journalFinishIn(Session& s, EventId eventId, const std::string& stepId,
+                               StepStatus status, const Json& output, const Json& response) {
+  Statement st(s);
+  st << "UPDATE journal SET status = $1, output = $2, response = $3, finished_at = $4"
+        " WHERE event_id = $5 AND step_id = $6",
+      bind(std::string(toString(status))), bind(dump(output)), bind(dump(response)),
+      bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), bind(stepId);
+  if (st.execute() == 0) {
+    throw StoreError(ErrorKind::NotFound, "journal finish: event " + std::to_string(eventId) +
+                                              " has no begun step '" + stepId +
+                                              "' (hint: call journalBegin first)");
+  }
 }
 
 // ---- correlation ----------------------------------------------------------------------------
 
 CorrelateResult SqlStore::correlate(const Correlation& m, bool replace) {
+  return transact("correlate", Tx::Write, [&](Session& s) { return correlateIn(s, m, replace); });
+}
+
+CorrelateResult SqlStore::correlateIn(Session& s, const Correlation& m, bool replace) {
   require(!m.kind.empty() && !m.sourceSystem.empty() && !m.sourceId.empty() &&
               !m.targetSystem.empty() && !m.targetId.empty(),
           "correlate: kind, source system, source id, target system and target id must all be set");
-  return transact("correlate", Tx::Write, [&](Session& s) {
-    const I64 t = nowUs();
-    CorrelateResult r;
-    if (replace) {
-      std::vector<std::string> before;
-      s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-           " AND source_id = $3 AND target_system = $4" +
-               forUpdate(),
-          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(before),
-          now;
-      s << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
-           " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-           " ON CONFLICT (kind, source_system, source_id, target_system) DO UPDATE SET"
-           " target_id = excluded.target_id, updated_at = excluded.updated_at",
-          bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
-          bind(m.targetId), bind(t), bind(t), now;
-      r.created = before.empty();
-      r.targetId = m.targetId;
-      return r;
-    }
-    Statement ins(s);
-    ins << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
-           " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-           " ON CONFLICT (kind, source_system, source_id, target_system) DO NOTHING",
-        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
-        bind(m.targetId), bind(t), bind(t);
-    r.created = ins.execute() > 0;
-    std::vector<std::string> target;
+  const I64 t = nowUs();
+  CorrelateResult r;
+  if (replace) {
+    std::vector<std::string> before;
     s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-         " AND source_id = $3 AND target_system = $4",
-        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(target),
+         " AND source_id = $3 AND target_system = $4" +
+             forUpdate(),
+        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(before),
         now;
-    if (target.empty()) {
-      throw StoreError(ErrorKind::Internal,
-                       "correlate: the mapping was neither inserted nor found");
-    }
-    r.targetId = target.front();
+    s << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
+         " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+         " ON CONFLICT (kind, source_system, source_id, target_system) DO UPDATE SET"
+         " target_id = excluded.target_id, updated_at = excluded.updated_at",
+        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
+        bind(m.targetId), bind(t), bind(t), now;
+    r.created = before.empty();
+    r.targetId = m.targetId;
     return r;
-  });
+  }
+  Statement ins(s);
+  ins << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
+         " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+         " ON CONFLICT (kind, source_system, source_id, target_system) DO NOTHING",
+      bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
+      bind(m.targetId), bind(t), bind(t);
+  r.created = ins.execute() > 0;
+  std::vector<std::string> target;
+  s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
+       " AND source_id = $3 AND target_system = $4",
+      bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(target),
+      now;
+  if (target.empty()) {
+    throw StoreError(ErrorKind::Internal,
+                     "correlate: the mapping was neither inserted nor found");
+  }
+  r.targetId = target.front();
+  return r;
 }
 
 std::optional<std::string> SqlStore::lookup(const std::string& kind,
@@ -876,33 +890,64 @@ RunId SqlStore::beginRun(const RunStart& r) {
 }
 
 void SqlStore::recordStep(RunId run, const StepRecord& step) {
+  transact("record step", Tx::Write, [&](Session& s) { recordStepIn(s, run, step); });
+}
+
+void SqlStore::recordStepIn(Session& s, RunId run, const StepRecord& step) {
   require(!step.stepId.empty(), "record step: the step id is empty");
-  transact("record step", Tx::Write, [&](Session& s) {
-    s << "INSERT INTO run_steps (run_id, step_id, seq, status, attempts, started_at, finished_at,"
-         " request, response, error) VALUES ($1, $2,"
-         " (SELECT COUNT(*) FROM run_steps WHERE run_id = $3), $4, $5, $6, $7, $8, $9, $10)"
-         " ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status,"
-         " attempts = excluded.attempts, started_at = excluded.started_at,"
-         " finished_at = excluded.finished_at, request = excluded.request,"
-         " response = excluded.response, error = excluded.error",
-        bind(static_cast<I64>(run)), bind(step.stepId), bind(static_cast<I64>(run)),
-        bind(step.status), bind(step.attempts), bind(static_cast<I64>(step.startedAt)),
-        bind(static_cast<I64>(step.finishedAt)), bind(dump(step.request)),
-        bind(dump(step.response)), bind(step.error), now;
-  });
+  s << "INSERT INTO run_steps (run_id, step_id, seq, status, attempts, started_at, finished_at,"
+       " request, response, error) VALUES ($1, $2,"
+       " (SELECT COUNT(*) FROM run_steps WHERE run_id = $3), $4, $5, $6, $7, $8, $9, $10)"
+       " ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status,"
+       " attempts = excluded.attempts, started_at = excluded.started_at,"
+       " finished_at = excluded.finished_at, request = excluded.request,"
+       " response = excluded.response, error = excluded.error",
+      bind(static_cast<I64>(run)), bind(step.stepId), bind(static_cast<I64>(run)),
+      bind(step.status), bind(step.attempts), bind(static_cast<I64>(step.startedAt)),
+      bind(static_cast<I64>(step.finishedAt)), bind(dump(step.request)),
+      bind(dump(step.response)), bind(step.error), now;
 }
 
 void SqlStore::finishRun(RunId run, const std::string& status, const std::string& error,
                          TimeUs finishedAt) {
-  transact("finish run", Tx::Write, [&](Session& s) {
-    Statement st(s);
-    st << "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4", bind(status),
-        bind(error), bind(static_cast<I64>(finishedAt != 0 ? finishedAt : nowUs())),
-        bind(static_cast<I64>(run));
-    if (st.execute() == 0) {
-      throw StoreError(ErrorKind::NotFound,
-                       "finish run: run " + std::to_string(run) + " does not exist");
+  transact("finish run", Tx::Write,
+           [&](Session& s) { finishRunIn(s, run, status, error, finishedAt); });
+}
+
+void SqlStore::finishRunIn(Session& s, RunId run, const std::string& status,
+                           const std::string& error, TimeUs finishedAt) {
+  Statement st(s);
+  st << "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4", bind(status),
+      bind(error), bind(static_cast<I64>(finishedAt != 0 ? finishedAt : nowUs())),
+      bind(static_cast<I64>(run));
+  if (st.execute() == 0) {
+    throw StoreError(ErrorKind::NotFound,
+                     "finish run: run " + std::to_string(run) + " does not exist");
+  }
+}
+
+void SqlStore::finishStep(const StepFinish& step) {
+  transact("finish step", Tx::Write, [&](Session& s) {
+    if (step.begin) {
+      journalBeginIn(s, step.eventId, step.stepId, "", step.request);
     }
+    journalFinishIn(s, step.eventId, step.stepId, step.status, step.output, step.response);
+    if (step.correlation) {
+      correlateIn(s, *step.correlation, true);
+    }
+    if (step.state) {
+      statePutIn(s, step.state->plugin, step.state->connection, step.state->key,
+                 step.state->value);
+    }
+    recordStepIn(s, step.run, step.record);
+  });
+}
+
+void SqlStore::finishEvent(RunId run, const Lease& lease, const std::string& status,
+                           const std::string& error) {
+  transact("finish event", Tx::Write, [&](Session& s) {
+    finishRunIn(s, run, status, error, 0);
+    completeIn(s, lease);
   });
 }
 
@@ -1011,13 +1056,17 @@ std::optional<std::string> SqlStore::stateGet(const std::string& plugin,
 
 void SqlStore::statePut(const std::string& plugin, const std::string& connection,
                         const std::string& key, const std::string& value) {
-  transact("state put", Tx::Write, [&](Session& s) {
-    s << "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
-         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plugin, conn, state_key) DO UPDATE SET"
-         " state_value = excluded.state_value, updated_at = excluded.updated_at",
-        bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())),
-        now;
-  });
+  transact("state put", Tx::Write,
+           [&](Session& s) { statePutIn(s, plugin, connection, key, value); });
+}
+
+void SqlStore::statePutIn(Session& s, const std::string& plugin, const std::string& connection,
+                          const std::string& key, const std::string& value) {
+  s << "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
+       " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plugin, conn, state_key) DO UPDATE SET"
+       " state_value = excluded.state_value, updated_at = excluded.updated_at",
+      bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())),
+      now;
 }
 
 void SqlStore::stateErase(const std::string& plugin, const std::string& connection,

@@ -88,6 +88,9 @@ class SqlStore : public Store {
   void recordStep(RunId run, const StepRecord& step) override;
   void finishRun(RunId run, const std::string& status, const std::string& error,
                  TimeUs finishedAt) override;
+  void finishStep(const StepFinish& step) override;
+  void finishEvent(RunId run, const Lease& lease, const std::string& status,
+                   const std::string& error) override;
   std::optional<Run> getRun(RunId run) override;
   std::vector<Run> listRuns(const RunFilter& filter) override;
 
@@ -148,6 +151,19 @@ class SqlStore : public Store {
   EnqueueResult insertEvent(Poco::Data::Session& session, const NewEvent& event);
   std::optional<Event> loadEvent(Poco::Data::Session& session, EventId id);
   [[noreturn]] void throwLeaseGone(Poco::Data::Session& session, const Lease& lease);
+  // The bodies of the write calls that finishStep and finishEvent combine.
+  void completeIn(Poco::Data::Session& session, const Lease& lease);
+  void journalBeginIn(Poco::Data::Session& session, EventId eventId, const std::string& stepId,
+                      const std::string& idempotencyKey, const Json& request);
+  void journalFinishIn(Poco::Data::Session& session, EventId eventId, const std::string& stepId,
+                       StepStatus status, const Json& output, const Json& response);
+  CorrelateResult correlateIn(Poco::Data::Session& session, const Correlation& mapping,
+                              bool replace);
+  void recordStepIn(Poco::Data::Session& session, RunId run, const StepRecord& step);
+  void finishRunIn(Poco::Data::Session& session, RunId run, const std::string& status,
+                   const std::string& error, TimeUs finishedAt);
+  void statePutIn(Poco::Data::Session& session, const std::string& plugin,
+                  const std::string& connection, const std::string& key, const std::string& value);
   std::optional<DeadLetter> loadDeadLetter(Poco::Data::Session& session, EventId eventId);
 };
 

@@ -259,6 +259,26 @@ struct StepRecord {
   std::string error;
 };
 
+// A step that finished, settled by Store::finishStep in one write transaction.
+struct StepFinish {
+  EventId eventId = 0;
+  std::string stepId;
+  // Also begin the journal entry (journalBegin with `request`, no idempotency key) first: for a
+  // step that made no call (skipped by its `when:`, or an update suppressed as a no-op).
+  bool begin = false;
+  Json request = Json::object();
+  StepStatus status = StepStatus::Done;
+  Json output;    // the journal's output
+  Json response;  // the journal's record of the calls
+  std::optional<Correlation> correlation;  // the id pair the step records (replacing a target)
+  struct StateWrite {
+    std::string plugin, connection, key, value;
+  };
+  std::optional<StateWrite> state;  // a plugin-state write (the engine's no-op hash)
+  RunId run = 0;
+  StepRecord record;  // the step's history row
+};
+
 struct Run {
   RunId id = 0;
   EventId eventId = 0;
@@ -445,6 +465,15 @@ class Store {
   virtual void recordStep(RunId run, const StepRecord& step) = 0;
   virtual void finishRun(RunId run, const std::string& status, const std::string& error,
                          TimeUs finishedAt = 0) = 0;
+  // A finished step in one write transaction (one commit instead of up to five): the same as
+  // journalBegin when step.begin is set, journalFinish, correlate (replace) when
+  // step.correlation is set, statePut when step.state is set, and recordStep, one after the
+  // other; all or nothing.
+  virtual void finishStep(const StepFinish& step) = 0;
+  // A finished run and its event in one write transaction: finishRun(run, status, error) and
+  // complete(lease). Throws LeaseLost, changing nothing, when the lease is gone.
+  virtual void finishEvent(RunId run, const Lease& lease, const std::string& status,
+                           const std::string& error) = 0;
   virtual std::optional<Run> getRun(RunId run) = 0;
   virtual std::vector<Run> listRuns(const RunFilter& filter) = 0;
 
