@@ -641,8 +641,17 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   done.output = output;
   outputs[step.id] = output;
   if (step.correlate) {
-    const Json source = flow::evaluate(step.correlate->source, env);
-    const Json target = flow::evaluate(step.correlate->target, env);
+    // The call took effect: an id pair that cannot be evaluated must not undo the step's
+    // result (the journal would say "intent" and the call would be repeated).
+    Json source, target;
+    try {
+      source = flow::evaluate(step.correlate->source, env);
+      target = flow::evaluate(step.correlate->target, env);
+    } catch (const flow::EvalError& e) {
+      log::write(sdk::LogLevel::Warn, "A step's id pair could not be evaluated; it is not recorded.",
+                 {{"flow", lf.flow.id}, {"event", event.id}, {"step", step.id},
+                  {"error", masker.maskText(e.what())}});
+    }
     if (source.is_string() && target.is_string() && !source.get<std::string>().empty() &&
         !target.get<std::string>().empty()) {
       done.correlation = store::Correlation{step.correlate->kind, lf.triggerPlugin,
@@ -822,9 +831,8 @@ bool Engine::processOne(const std::string& workerId) {
         ne.recordKey = event.recordKey;
         ne.payload = event.payload;
         ne.rawBody = event.rawBody;
-        store_.enqueue(ne);
-        store_.finishRun(run, "fallback", reason);
-        store_.complete(c.lease);
+        store_.enqueue(ne);  // deduplicated: a repeat after a lost lease queues nothing new
+        store_.finishEvent(run, c.lease, "fallback", reason);
         return true;
       }
       store_.finishRun(run, "dead", reason);

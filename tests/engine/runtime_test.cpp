@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "engine/engine.hpp"
@@ -247,6 +248,49 @@ steps:
   EXPECT_NE(dead[0].reason.find("attempts_exhausted"), std::string::npos) << dead[0].reason;
   EXPECT_EQ(store_->listRuns({}).size(), 2u);
   EXPECT_TRUE(messages_.messages().empty());
+}
+
+// A step that fails for good with `on_error: {fallback: rescue}` hands its event to the rescue
+// flow: the first run ends "fallback", its event is settled, and the rescue flow delivers.
+TEST_F(RuntimeTest, AFailedStepHandsItsEventToTheFallbackFlow) {
+  std::ofstream(dir_ / "relay.yaml") << R"(version: 1
+id: relay
+trigger: {use: test.message.received, connection: t}
+steps:
+  - id: send
+    use: test.message.send
+    connection: t
+    with: {text: "relayed: ${event.text}"}
+    on_error: {fallback: rescue}
+)";
+  std::ofstream(dir_ / "rescue.yaml") << R"(version: 1
+id: rescue
+trigger: {use: test.message.received, connection: t}
+steps:
+  - id: send
+    use: test.message.send
+    connection: t
+    with: {text: "rescued: ${event.text}"}
+    on_error: dead_letter
+)";
+  config_.flowFiles.push_back(dir_ / "rescue.yaml");
+  messages_.failNext(1, 400);  // permanent: no retry, straight to the fallback
+  startEngine();
+  ASSERT_EQ(post(R"({"id":"e7","text":"help"})").status, 200);
+  for (int i = 0; i < 300 && messages_.messages().empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  drain();
+  const auto msgs = messages_.messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0]["text"], "rescued: help");
+  EXPECT_TRUE(store_->listDeadLetters().empty());
+  std::map<std::string, std::string> statusByFlow;
+  for (const auto& run : store_->listRuns({})) {
+    statusByFlow[run.flowId] = run.status;
+  }
+  EXPECT_EQ(statusByFlow["relay"], "fallback");
+  EXPECT_EQ(statusByFlow["rescue"], "done");
 }
 
 TEST_F(RuntimeTest, BadWebhooksAreRefusedAndNothingIsQueued) {
