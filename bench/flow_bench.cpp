@@ -320,6 +320,7 @@ struct Options {
   int changes = 5000;
   bool backlog = true;
   int backlogTimeoutS = 600;
+  int storeConnections = 0;  // limits.store_connections; 0 = ferry's default
   std::string out;
 };
 
@@ -407,7 +408,10 @@ class Bench {
     y << "version: 1\nstate_dir: " << (dir_ / "state").string() << "\n"
       << "store: \"" << storeUrl_ << "\"\n"
       << "server: {bind: 127.0.0.1, port: 0, queue_high_water: 1000000}\n"
-      << "limits: {poll_interval_seconds: 30, lease_seconds: 30, retry: {max_attempts: 8, initial_ms: 200, max_ms: 5000}}\n"
+      << "limits: {poll_interval_seconds: 30, lease_seconds: 30, "
+      << (o_.storeConnections > 0 ? "store_connections: " + std::to_string(o_.storeConnections) + ", "
+                                  : std::string())
+      << "retry: {max_attempts: 8, initial_ms: 200, max_ms: 5000}}\n"
       << "flows:\n  - contact-sync.yaml\n"
       << "connections:\n"
       << "  ghl:\n    plugin: ghl\n    auth: private_token\n"
@@ -848,6 +852,8 @@ int main(int argc, char** argv) {
       o.backlog = false;
     } else if (a == "--backlog-timeout") {
       o.backlogTimeoutS = std::stoi(value());
+    } else if (a == "--store-connections") {
+      o.storeConnections = std::stoi(value());
     } else if (a == "--out") {
       o.out = value();
     } else if (a == "--report") {
@@ -857,7 +863,8 @@ int main(int argc, char** argv) {
     } else {
       std::cerr << "flow_bench: unknown option " << a
                 << "\nusage: flow_bench --store sqlite|pg [--pg CONN] [--events N] [--senders 1,16,64]"
-                   " [--contacts C --changes M] [--no-backlog] [--backlog-timeout S] [--out FILE]\n";
+                   " [--contacts C --changes M] [--no-backlog] [--backlog-timeout S]"
+                   " [--store-connections N] [--out FILE]\n";
       return 2;
     }
   }

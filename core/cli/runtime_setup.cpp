@@ -56,7 +56,9 @@ std::unique_ptr<RuntimeSetup> RuntimeSetup::open(const std::string& configPath, 
   }
   setup->catalog = std::make_unique<catalog::Catalog>(std::move(scan.plugins));
   try {
-    setup->store = store::Store::open(setup->config.storeUrl);
+    store::Options options;
+    options.poolSize = setup->config.storeConnections;
+    setup->store = store::Store::open(setup->config.storeUrl, options);
   } catch (const store::StoreError& e) {
     printError(store::redactStoreUrl(setup->config.storeUrl), "store", e.what(),
                "check `store:` in " + configPath + " (docs/store.md lists the URL forms)");

@@ -81,6 +81,9 @@ Engine::Reloaded Engine::reload() {
   if (fresh->workers != config_.workers) {
     ignored.push_back("limits.workers");
   }
+  if (fresh->storeConnections != config_.storeConnections) {
+    ignored.push_back("limits.store_connections");
+  }
   if (fresh->workerId != config_.workerId || fresh->stateDir != config_.stateDir) {
     ignored.push_back("worker_id/state_dir");
   }

@@ -37,6 +37,7 @@ struct RuntimeConfig {
   std::string workerId;
   std::filesystem::path tlsCaFile;             // tls.ca_file: extra CA bundle, empty = system
   int workers = 4;
+  int storeConnections = 8;  // limits.store_connections: PostgreSQL pool size (SQLite: unused)
   std::chrono::seconds lease{60};
   std::chrono::seconds pollInterval{30};
   RetryPolicy retry;

@@ -325,7 +325,8 @@ TEST_F(RuntimeOpsTest, AReloadNamesTheSettingsItCannotApply) {
   const auto capture = std::make_shared<spdlog::logger>("capture", sinks.begin(), sinks.end());
   spdlog::set_default_logger(capture);
 
-  writeConfig({"updated"}, "limits: {lease_seconds: 120, poll_interval_seconds: 5}\n");
+  writeConfig({"updated"},
+              "limits: {lease_seconds: 120, poll_interval_seconds: 5, store_connections: 12}\n");
   const auto diagnostics = engine_->reload().diagnostics;
   engine_->stop();
   spdlog::set_default_logger(previous);
@@ -334,7 +335,22 @@ TEST_F(RuntimeOpsTest, AReloadNamesTheSettingsItCannotApply) {
   EXPECT_NE(text.find("take effect only after a restart"), std::string::npos) << text;
   EXPECT_NE(text.find("limits.lease_seconds/poll_interval_seconds/retry"), std::string::npos)
       << text;
+  EXPECT_NE(text.find("limits.store_connections"), std::string::npos) << text;
   EXPECT_EQ(text.find("server.bind/port"), std::string::npos) << text;
+}
+
+// limits.store_connections sizes PostgreSQL's pool: read, defaulted and bounded.
+TEST_F(RuntimeOpsTest, StoreConnectionsAreReadDefaultedAndBounded) {
+  writeConfig({"updated"});
+  EXPECT_EQ(loadConfig().storeConnections, 8);
+  writeConfig({"updated"}, "limits: {store_connections: 24}\n");
+  EXPECT_EQ(loadConfig().storeConnections, 24);
+  writeConfig({"updated"}, "limits: {store_connections: 0}\n");
+  std::vector<flow::Diagnostic> diagnostics;
+  loadRuntimeConfig(dir_ / "ferry.yaml", diagnostics);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE(diagnostics[0].message.find("store_connections"), std::string::npos)
+      << flow::formatText(diagnostics);
 }
 
 // The config a reload hands back is the reading it swapped in: a caller acting on it (run_cmd's
