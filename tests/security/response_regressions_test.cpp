@@ -120,5 +120,20 @@ TEST(UmsatzioResponseRegressions, AnAnswerOfTheWrongShapeIsABadResponse) {
   EXPECT_EQ(out["items"][0]["id"], "ac_1");
 }
 
+// umsatzio_graphql_fuzz, regression-error-message-null (found by CI, 2026-11-27): a GraphQL
+// error whose `message` is null (or whose `extensions.code` is not a string) made the error
+// classification throw nlohmann's type_error out of invoke. The error is reported as an error.
+TEST(UmsatzioResponseRegressions, AnErrorWithANullMessageIsReportedNotThrown) {
+  for (const char* body : {R"({"errors":[{"message":null,"extnonsesi":{"code":"NOT_FOUND"}}]})",
+                           R"({"errors":[{"message":null,"extensions":{"code":"NOT_FOUND"}}]})",
+                           R"({"errors":[{"message":7,"extensions":{"code":404}}]})"}) {
+    const auto error = invokeAgainst("umsatzio", umsatzioConnection(),
+                                     {{"api_key", "key-regressions"}}, "umsatzio.account.list",
+                                     sandbox::Response::json(200, Json::parse(body)));
+    ASSERT_TRUE(error.has_value()) << body;
+    EXPECT_FALSE(error->code.empty()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace ferry::core::security
