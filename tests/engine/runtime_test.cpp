@@ -4,7 +4,9 @@
 
 #include <fstream>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/engine.hpp"
 #include "http/client.hpp"
@@ -126,6 +128,25 @@ steps:
     return client_.send(req);
   }
 
+  // Writes a flow `id` that relays each message as "<prefix>: <text>", with `onError` as its
+  // step's on_error line ("" for none).
+  void writeRelayFlow(const std::string& id, const std::string& prefix, const std::string& onError) {
+    std::ofstream(dir_ / (id + ".yaml"))
+        << "version: 1\nid: " << id
+        << "\ntrigger: {use: test.message.received, connection: t}\nsteps:\n"
+           "  - id: send\n    use: test.message.send\n    connection: t\n"
+           "    with: {text: \"" << prefix << ": ${event.text}\"}\n"
+        << (onError.empty() ? "" : "    on_error: " + onError + "\n");
+  }
+
+  // The dead letters, once there is one (waits up to 6 s).
+  std::vector<store::DeadLetter> waitForDeadLetters() {
+    for (int i = 0; i < 300 && store_->listDeadLetters().empty(); ++i) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return store_->listDeadLetters();
+  }
+
   // Waits (bounded) until the queue is empty.
   void drain() {
     for (int i = 0; i < 300; ++i) {
@@ -188,10 +209,7 @@ TEST_F(RuntimeTest, PermanentFailuresGoToTheDeadLetterQueueAndReplayKeepsTheEven
   messages_.failNext(1, 400);
   startEngine();
   ASSERT_EQ(post(R"({"id":"e3","text":"bad"})").status, 200);
-  for (int i = 0; i < 200 && store_->listDeadLetters().empty(); ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  const auto dead = store_->listDeadLetters();
+  const auto dead = waitForDeadLetters();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_NE(dead[0].reason.find("send"), std::string::npos);
   EXPECT_EQ(dead[0].request.dump().find("runtime-canary-token-5b1f"), std::string::npos);
@@ -208,10 +226,7 @@ TEST_F(RuntimeTest, AReplayedDeadLetterIsRetriedAgainNotDeadAtItsFirstFailure) {
   messages_.failNext(3, 503);  // the flow's max_attempts: 3
   startEngine();
   ASSERT_EQ(post(R"({"id":"e5","text":"storm"})").status, 200);
-  for (int i = 0; i < 300 && store_->listDeadLetters().empty(); ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  const auto dead = store_->listDeadLetters();
+  const auto dead = waitForDeadLetters();
   ASSERT_EQ(dead.size(), 1u);
   messages_.failNext(2, 503);  // the storm is not quite over
   store_->replayDeadLetter(dead[0].eventId);
@@ -226,24 +241,13 @@ TEST_F(RuntimeTest, AReplayedDeadLetterIsRetriedAgainNotDeadAtItsFirstFailure) {
 // A step without on_error retries as the config's limits.retry says (docs/config.md): here two
 // attempts, so the second 503 dead-letters the event that a third attempt would have delivered.
 TEST_F(RuntimeTest, AStepWithoutOnErrorRetriesAsLimitsRetrySays) {
-  std::ofstream(dir_ / "relay.yaml") << R"(version: 1
-id: relay
-trigger: {use: test.message.received, connection: t}
-steps:
-  - id: send
-    use: test.message.send
-    connection: t
-    with: {text: "relayed: ${event.text}"}
-)";
+  writeRelayFlow("relay", "relayed", "");
   config_.retry.maxAttempts = 2;
   config_.retry.initial = 20ms;
   messages_.failNext(2, 503);
   startEngine();
   ASSERT_EQ(post(R"({"id":"e6","text":"limits"})").status, 200);
-  for (int i = 0; i < 300 && store_->listDeadLetters().empty(); ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  const auto dead = store_->listDeadLetters();
+  const auto dead = waitForDeadLetters();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_NE(dead[0].reason.find("attempts_exhausted"), std::string::npos) << dead[0].reason;
   EXPECT_EQ(store_->listRuns({}).size(), 2u);
@@ -253,26 +257,8 @@ steps:
 // A step that fails for good with `on_error: {fallback: rescue}` hands its event to the rescue
 // flow: the first run ends "fallback", its event is settled, and the rescue flow delivers.
 TEST_F(RuntimeTest, AFailedStepHandsItsEventToTheFallbackFlow) {
-  std::ofstream(dir_ / "relay.yaml") << R"(version: 1
-id: relay
-trigger: {use: test.message.received, connection: t}
-steps:
-  - id: send
-    use: test.message.send
-    connection: t
-    with: {text: "relayed: ${event.text}"}
-    on_error: {fallback: rescue}
-)";
-  std::ofstream(dir_ / "rescue.yaml") << R"(version: 1
-id: rescue
-trigger: {use: test.message.received, connection: t}
-steps:
-  - id: send
-    use: test.message.send
-    connection: t
-    with: {text: "rescued: ${event.text}"}
-    on_error: dead_letter
-)";
+  writeRelayFlow("relay", "relayed", "{fallback: rescue}");
+  writeRelayFlow("rescue", "rescued", "dead_letter");
   config_.flowFiles.push_back(dir_ / "rescue.yaml");
   messages_.failNext(1, 400);  // permanent: no retry, straight to the fallback
   startEngine();

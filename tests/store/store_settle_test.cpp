@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 
+#include <optional>
+
 #include "store_fixture.hpp"
 
 namespace ferry::core::store::testing {
@@ -112,13 +114,32 @@ TEST_P(StoreTest, FinishStepOfAStepNeverBegunChangesNothing) {
   EXPECT_EQ(store->lookup("contact", "umsatzio", "u-2", "ghl"), "g-2");
 }
 
+// One event claimed by w1 with a 10 s lease, and its run begun.
+struct ClaimedRun {
+  EventId id = 0;
+  Lease lease;
+  RunId run = 0;
+};
+std::optional<ClaimedRun> claimWithRun(Store& store) {
+  ClaimedRun c;
+  c.id = store.enqueue(event("e1", "K")).id;
+  auto mine = store.claim("w1", one(10s));
+  if (mine.size() != 1u) {
+    ADD_FAILURE() << "w1 claimed " << mine.size() << " events, not 1";
+    return std::nullopt;
+  }
+  c.lease = mine[0].lease;
+  c.run = store.beginRun({c.id, "contacts", "1", "sha256:a", "w1", 1, 0});
+  return c;
+}
+
 TEST_P(StoreTest, FinishEventSettlesTheRunAndTheEventTogether) {
   auto store = open();
-  const auto id = store->enqueue(event("e1", "K")).id;
-  auto mine = store->claim("w1", one(10s));
-  ASSERT_EQ(mine.size(), 1u);
-  const auto run = store->beginRun({id, "contacts", "1", "sha256:a", "w1", 1, 0});
-  store->finishEvent(run, mine[0].lease, "done", "");
+  const auto c = claimWithRun(*store);
+  ASSERT_TRUE(c);
+  const auto id = c->id;
+  const auto run = c->run;
+  store->finishEvent(run, c->lease, "done", "");
   EXPECT_EQ(store->getEvent(id)->status, EventStatus::Done);
   EXPECT_EQ(store->getRun(run)->status, "done");
   EXPECT_NE(store->getRun(run)->finishedAt, 0);
@@ -128,15 +149,15 @@ TEST_P(StoreTest, FinishEventSettlesTheRunAndTheEventTogether) {
 // and the new owner's event stays its own.
 TEST_P(StoreTest, FinishEventWithALostLeaseChangesNothing) {
   auto store = open();
-  const auto id = store->enqueue(event("e1", "K")).id;
-  auto mine = store->claim("w1", one(10s));
-  ASSERT_EQ(mine.size(), 1u);
-  const auto run = store->beginRun({id, "contacts", "1", "sha256:a", "w1", 1, 0});
+  const auto c = claimWithRun(*store);
+  ASSERT_TRUE(c);
+  const auto id = c->id;
+  const auto run = c->run;
   clock_ += 11 * kSecond;
   auto taken = store->claim("w2", one(10s));
   ASSERT_EQ(taken.size(), 1u);
   try {
-    store->finishEvent(run, mine[0].lease, "done", "");
+    store->finishEvent(run, c->lease, "done", "");
     FAIL() << "a settle with a lost lease must throw";
   } catch (const StoreError& e) {
     EXPECT_EQ(e.kind(), ErrorKind::LeaseLost) << e.what();
