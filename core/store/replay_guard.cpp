@@ -27,19 +27,6 @@ constexpr const char* kCountConn = "dlq";
 constexpr const char* kSupersededKey = "replays_superseded";
 constexpr const char* kForcedKey = "replays_forced";
 
-EventStatus statusOf(const std::string& s) {
-  if (s == "queued") {
-    return EventStatus::Queued;
-  }
-  if (s == "running") {
-    return EventStatus::Running;
-  }
-  if (s == "dead") {
-    return EventStatus::Dead;
-  }
-  return EventStatus::Done;
-}
-
 std::string describe(EventStatus status) {
   switch (status) {
     case EventStatus::Queued:
@@ -112,7 +99,7 @@ ReplayResult SqlStore::replayDeadLetterGuarded(EventId eventId, const ReplayOpti
           now;
       if (!newer.empty()) {
         result.newerEventId = newer[0];
-        result.newerStatus = statusOf(newerStatus[0]);
+        result.newerStatus = parseEventStatus(newerStatus[0]);
       }
     }
     const std::string newerText =

@@ -25,27 +25,6 @@ Json parse(const std::string& text) {
   return j.is_discarded() ? Json(text) : j;
 }
 
-EventStatus eventStatus(const std::string& s) {
-  if (s == "queued") {
-    return EventStatus::Queued;
-  }
-  if (s == "running") {
-    return EventStatus::Running;
-  }
-  if (s == "done") {
-    return EventStatus::Done;
-  }
-  if (s == "dead") {
-    return EventStatus::Dead;
-  }
-  if (s == "superseded") {
-    return EventStatus::Superseded;
-  }
-  if (s == "discarded") {
-    return EventStatus::Discarded;
-  }
-  throw StoreError(ErrorKind::Internal, "unknown event status '" + s + "' in the inbox table");
-}
 
 StepStatus stepStatus(const std::string& s) {
   if (s == "intent") {
@@ -110,6 +89,28 @@ std::vector<JournalEntry> loadJournal(Session& s, const std::string& where, I64 
 }
 
 }  // namespace
+
+EventStatus parseEventStatus(const std::string& s) {
+  if (s == "queued") {
+    return EventStatus::Queued;
+  }
+  if (s == "running") {
+    return EventStatus::Running;
+  }
+  if (s == "done") {
+    return EventStatus::Done;
+  }
+  if (s == "dead") {
+    return EventStatus::Dead;
+  }
+  if (s == "superseded") {
+    return EventStatus::Superseded;
+  }
+  if (s == "discarded") {
+    return EventStatus::Discarded;
+  }
+  throw StoreError(ErrorKind::Internal, "unknown event status '" + s + "' in the inbox table");
+}
 
 TimeUs systemNowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -283,7 +284,7 @@ std::optional<Event> SqlStore::loadEvent(Session& s, EventId id) {
   e.receivedAt = received[0];
   e.availableAt = available[0];
   e.attempts = attempts[0];
-  e.status = eventStatus(status[0]);
+  e.status = parseEventStatus(status[0]);
   e.leaseOwner = owner[0];
   e.leaseUntil = leaseUntil[0];
   e.lastError = error[0];
@@ -544,7 +545,6 @@ std::vector<JournalEntry> SqlStore::journalList(EventId eventId) {
 
 JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
                                     const std::string& idempotencyKey, const Json& request) {
-  require(!stepId.empty(), "journal begin: the step id is empty");
   return transact("journal begin", Tx::Write, [&](Session& s) {
     journalBeginIn(s, eventId, stepId, idempotencyKey, request);
     auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);

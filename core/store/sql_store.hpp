@@ -30,6 +30,10 @@ struct Migration {
 // The migrations every engine runs, oldest first (defined in migrations.cpp).
 const std::vector<Migration>& migrations();
 
+// The inverse of toString(EventStatus), for the inbox's status column; Internal on an unknown
+// status.
+EventStatus parseEventStatus(const std::string& status);
+
 class SqlStore : public Store {
  public:
   int schemaVersion() override;
