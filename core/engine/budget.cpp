@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ferry/sdk/errors.hpp"
+
 namespace ferry::core::engine {
 
 namespace {
@@ -44,7 +46,8 @@ void RateBudget::observe(const sdk::RateLimitReport& report, Clock::time_point n
     limit_ = *report.limit;
   }
   if (report.interval && report.interval->count() > 0) {
-    interval_ = *report.interval;
+    // Capped like every upstream wait: a window of years would overflow `now + interval_`.
+    interval_ = std::min(*report.interval, sdk::kMaxUpstreamWait);
   }
   if (report.dailyRemaining) {
     dailyRemaining_ = report.dailyRemaining;

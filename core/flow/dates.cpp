@@ -201,11 +201,21 @@ std::optional<Moment> parse(std::string_view text, std::string_view format) {
   return Moment{t, f.hasTime};
 }
 
+std::optional<Seconds> secondsAt(double sinceEpoch) {
+  constexpr double kFirst = -62167219200.0;  // 0000-01-01T00:00:00Z
+  constexpr double kLast = 253402300799.0;   // 9999-12-31T23:59:59Z
+  if (!(sinceEpoch >= kFirst && sinceEpoch < kLast + 1)) {  // NaN fails both
+    return std::nullopt;
+  }
+  return Seconds(seconds(static_cast<long long>(sinceEpoch)));
+}
+
 std::optional<Moment> fromEpoch(double value) {
   if (value > 1e11) {
     value /= 1000.0;
   }
-  return Moment{Seconds(seconds(static_cast<long long>(value))), true};
+  const auto t = secondsAt(value);
+  return t ? std::optional<Moment>(Moment{*t, true}) : std::nullopt;
 }
 
 std::string format(Seconds t, std::string_view pattern) {

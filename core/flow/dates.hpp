@@ -22,8 +22,13 @@ struct Moment {
 // Returns nullopt when the text is none of these or names an impossible date.
 std::optional<Moment> parse(std::string_view text, std::string_view format);
 
-// Seconds (or milliseconds, when above 1e11) since the epoch.
+// Seconds (or milliseconds, when above 1e11) since the epoch; nullopt outside secondsAt's range.
 std::optional<Moment> fromEpoch(double value);
+
+// The moment `sinceEpoch` seconds (fraction dropped) after 1970, when it lies in the years 0000
+// to 9999, the range ISO 8601's four-digit years can write; nullopt outside it and for NaN. (A
+// number like 1e300 cast to whole seconds was undefined behaviour.)
+std::optional<Seconds> secondsAt(double sinceEpoch);
 
 std::string formatIsoDateTime(Seconds t);  // "2026-11-26T10:00:00Z"
 std::string formatIsoDate(Seconds t);      // "2026-11-26"

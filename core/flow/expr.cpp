@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <cmath>
+#include <limits>
+#include <optional>
 
 #include "catalog/catalog.hpp"
 
@@ -990,6 +992,37 @@ int compare(const Json& a, const Json& b) {
   return x.compare(y);
 }
 
+// Integer arithmetic that stays exact while it fits in 64 bits and goes on in floating point
+// when it would not (signed overflow is undefined behaviour; a mapping of two large IDs must not
+// be). A number above INT64_MAX (nlohmann keeps it unsigned) is not an exact integer here either.
+std::optional<std::int64_t> exactInteger(const Json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    return u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+               ? std::optional<std::int64_t>(static_cast<std::int64_t>(u))
+               : std::nullopt;
+  }
+  return v.is_number_integer() ? std::optional<std::int64_t>(v.get<std::int64_t>()) : std::nullopt;
+}
+
+Json add(const Json& a, const Json& b, bool subtract) {
+  const auto x = exactInteger(a);
+  const auto y = exactInteger(b);
+  std::int64_t out = 0;
+  if (x && y && !(subtract ? __builtin_sub_overflow(*x, *y, &out) : __builtin_add_overflow(*x, *y, &out))) {
+    return out;
+  }
+  return subtract ? a.get<double>() - b.get<double>() : a.get<double>() + b.get<double>();
+}
+
+Json negate(const Json& v) {
+  const auto x = exactInteger(v);
+  if (x && *x != std::numeric_limits<std::int64_t>::min()) {
+    return -*x;
+  }
+  return -v.get<double>();
+}
+
 bool equal(const Json& a, const Json& b) {
   if (a.is_number() && b.is_number()) {
     return a.get<double>() == b.get<double>();
@@ -1052,19 +1085,13 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       if (!v.is_number()) {
         return nullptr;
       }
-      if (v.is_number_integer()) {
-        return -v.get<std::int64_t>();
-      }
-      return -v.get<double>();
+      return negate(v);
     }
     case Op::Add: {
       Json a = evaluate(*node.args[0], env);
       Json b = evaluate(*node.args[1], env);
       if (a.is_number() && b.is_number()) {
-        if (a.is_number_integer() && b.is_number_integer()) {
-          return a.get<std::int64_t>() + b.get<std::int64_t>();
-        }
-        return a.get<double>() + b.get<double>();
+        return add(a, b, false);
       }
       std::string out;
       appendText(out, a);
@@ -1077,10 +1104,7 @@ Json evaluate(const Node& node, const EvalEnv& env) {
       if (!a.is_number() || !b.is_number()) {
         return nullptr;
       }
-      if (a.is_number_integer() && b.is_number_integer()) {
-        return a.get<std::int64_t>() - b.get<std::int64_t>();
-      }
-      return a.get<double>() - b.get<double>();
+      return add(a, b, true);
     }
     case Op::Eq:
     case Op::Ne: {

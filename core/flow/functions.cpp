@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 
@@ -383,9 +384,12 @@ Json addTo(Args a, std::chrono::seconds unit, bool keepDate) {
   if (!m) {
     return nullptr;
   }
-  const auto amount = a[1].get<double>();
-  const auto delta = std::chrono::seconds(static_cast<long long>(amount * unit.count()));
-  const auto t = m->time + delta;
+  const double delta = std::trunc(a[1].get<double>() * static_cast<double>(unit.count()));
+  const auto moved = dates::secondsAt(static_cast<double>(m->time.time_since_epoch().count()) + delta);
+  if (!moved) {
+    return nullptr;  // before year 0 or after 9999 (or an amount like 1e300)
+  }
+  const auto t = *moved;
   if (keepDate && !m->hasTime) {
     return dates::formatIsoDate(t);
   }
@@ -494,7 +498,8 @@ Json fNumber(Args a, const EvalEnv&) {
   if (end == normal.c_str() || *end != '\0') {
     return nullptr;
   }
-  if (d == static_cast<double>(static_cast<long long>(d)) &&
+  // Whole and within 64 bits: an integer (casting 1e300 or NaN to one was undefined behaviour).
+  if (std::isfinite(d) && std::fabs(d) < 9.2e18 && d == std::trunc(d) &&
       normal.find('.') == std::string::npos) {
     return static_cast<long long>(d);
   }

@@ -172,7 +172,7 @@ sdk::OperationError mapError(const sdk::HttpResponse& response, const std::strin
     auto error = make(sdk::ErrorKind::RateLimited, "ghl.rate_limited",
                       "GHL rate limit reached (100 requests per 10 s)" + suffix);
     if (const auto interval = headerNumber(response, "X-RateLimit-Interval-Milliseconds")) {
-      error.retryAfter = std::chrono::milliseconds(*interval);
+      error.retryAfter = sdk::upstreamWait(static_cast<double>(*interval) / 1000);
     }
     return error;
   }
@@ -203,7 +203,7 @@ std::optional<sdk::RateLimitReport> rateLimitReport(const sdk::HttpResponse& res
   report.limit = headerNumber(response, "X-RateLimit-Max");
   report.remaining = headerNumber(response, "X-RateLimit-Remaining");
   if (const auto interval = headerNumber(response, "X-RateLimit-Interval-Milliseconds")) {
-    report.interval = std::chrono::milliseconds(*interval);
+    report.interval = sdk::upstreamWait(static_cast<double>(*interval) / 1000);
   }
   report.dailyLimit = headerNumber(response, "X-RateLimit-Limit-Daily");
   report.dailyRemaining = headerNumber(response, "X-RateLimit-Daily-Remaining");

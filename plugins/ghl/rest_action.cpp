@@ -1,5 +1,7 @@
 #include "rest_action.hpp"
 
+#include <cmath>
+
 namespace ferry::plugins::ghl {
 
 namespace {
@@ -10,7 +12,8 @@ std::string queryValue(const sdk::Json& value) {
   }
   if (value.is_number_float()) {
     const double number = value.get<double>();
-    if (number == static_cast<double>(static_cast<long long>(number))) {
+    // Whole numbers within 64 bits read without ".0" (casting 1e300 or NaN was undefined).
+    if (std::isfinite(number) && std::fabs(number) < 9.2e18 && number == std::trunc(number)) {
       return std::to_string(static_cast<long long>(number));
     }
   }

@@ -19,8 +19,8 @@ std::optional<std::chrono::milliseconds> parseRetryAfter(const std::optional<std
   try {
     std::size_t used = 0;
     const double seconds = std::stod(*value, &used);
-    if (used == value->size() && seconds >= 0) {
-      return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    if (used == value->size()) {
+      return sdk::upstreamWait(seconds);
     }
   } catch (const std::exception&) {
   }
@@ -102,8 +102,7 @@ std::optional<OperationError> classify(int status, const std::optional<std::stri
       if (auto ext = firstError->find("extensions"); ext != firstError->end() && ext->is_object() &&
                                                       ext->contains("retryAfter") &&
                                                       (*ext)["retryAfter"].is_number()) {
-        e.retryAfter = std::chrono::milliseconds(
-            static_cast<long long>((*ext)["retryAfter"].get<double>() * 1000));
+        e.retryAfter = sdk::upstreamWait((*ext)["retryAfter"].get<double>());
       }
     }
     return e;

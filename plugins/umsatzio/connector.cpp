@@ -46,7 +46,7 @@ ConnectorSpec makeSpec() {
       integer("webhook_max_body_bytes").defaults(1048576).describe(
           "Larger webhook bodies are refused with 413."),
       integer("poll_dedupe_window_seconds").defaults(10).describe(
-          "How far before the cursor polls look again, for items that arrive late.")};
+          "How far before the cursor polls look again, for items that arrive late (0 to 86400).")};
   return spec;
 }
 

@@ -25,6 +25,7 @@ using namespace sdk;
 constexpr int kPageLimit = 100;
 constexpr int kMaxPagesPerPoll = 20;
 constexpr long long kDefaultWindowSeconds = 10;
+constexpr long long kMaxWindowSeconds = 86400;  // a day; more would re-read a day of changes per poll
 
 struct Source {
   std::string query;
@@ -43,7 +44,7 @@ class PollingTrigger : public Trigger {
     const auto& settings = ctx.connection().settings;
     long long window = kDefaultWindowSeconds;
     if (auto it = settings.find("poll_dedupe_window_seconds"); it != settings.end() && it->is_number_integer()) {
-      window = std::max(0LL, it->get<long long>());
+      window = std::clamp(it->get<long long>(), 0LL, kMaxWindowSeconds);
     }
     const int maxEvents = filters.contains("maxEvents") && filters["maxEvents"].is_number_integer()
                               ? std::max(1, filters["maxEvents"].get<int>())

@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "ferry/sdk/errors.hpp"
+
 namespace ferry::core::engine {
 namespace {
 
@@ -45,6 +47,19 @@ TEST(RateBudget, RemainingZeroPausesForTheInterval) {
   budget.observe(report, t0);
   EXPECT_GT(budget.reserve(t0 + 1s), 8s);
   EXPECT_EQ(budget.reserve(t0 + 10s + 1ms), 0ms);
+}
+
+// A reported interval of centuries (a plugin passing an upstream header on unchecked) is capped
+// at sdk::kMaxUpstreamWait: `now + interval` would overflow the clock's nanoseconds.
+TEST(RateBudget, AnAbsurdIntervalIsCappedAtTheLongestUpstreamWait) {
+  RateBudget budget(100, 10s);
+  const auto t0 = Clock::time_point{} + 1h;
+  sdk::RateLimitReport report;
+  report.remaining = 0;
+  report.interval = std::chrono::milliseconds(std::chrono::milliseconds::max());
+  budget.observe(report, t0);
+  EXPECT_GT(budget.reserve(t0 + 1s), 59min);
+  EXPECT_EQ(budget.reserve(t0 + sdk::kMaxUpstreamWait + 1ms), 0ms);
 }
 
 // A service that says "0 left" after this process's own 100 calls: the next call waits only

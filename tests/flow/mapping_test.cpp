@@ -1,6 +1,8 @@
 // The mapping language: parsing, every function with its edge cases, operators, evaluation.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "flow/dates.hpp"
 #include "flow/dry_run.hpp"
 #include "flow/expr.hpp"
@@ -211,6 +213,35 @@ TEST(MappingFunctions, Conversions) {
   EXPECT_EQ(run("contains(null, 'b')"), false);
   EXPECT_EQ(run("length(event.contact.tags)", kEvent), 2);
   EXPECT_EQ(run("length('abc')"), 3);
+}
+
+// Numbers at the edges of what they can hold: each of these was undefined behaviour (a signed
+// overflow, or a double too large cast to an integer) before. Integer arithmetic that would
+// overflow goes on in floating point; a date beyond the years 0000-9999 is null.
+TEST(MappingNumbers, OverflowIsNeverUndefined) {
+  const Json big = {{"max", std::numeric_limits<std::int64_t>::max()},
+                    {"min", std::numeric_limits<std::int64_t>::min()},
+                    {"huge", std::numeric_limits<std::uint64_t>::max()}};
+  EXPECT_EQ(run("9223372036854775807 + 1"), 9223372036854775808.0);
+  EXPECT_EQ(run("event.max + event.max", big), 2 * 9223372036854775807.0);
+  EXPECT_EQ(run("event.min - 1", big), -9223372036854775809.0);
+  EXPECT_EQ(run("-event.min", big), 9223372036854775808.0);
+  EXPECT_EQ(run("event.huge - 1", big), 18446744073709551615.0 - 1);
+  EXPECT_EQ(run("event.max - 1", big), 9223372036854775806);  // exact while it fits
+  EXPECT_EQ(run("-event.max", big), -9223372036854775807);
+  EXPECT_EQ(run("number('1e300')"), 1e300);
+  EXPECT_EQ(run("number('1e3')"), 1000);
+  EXPECT_EQ(run("number('inf')").is_number_float(), true);
+  EXPECT_EQ(run("parse_date(number('1e300'))"), nullptr);
+  EXPECT_EQ(run("parse_date(number('nan'))"), nullptr);
+  EXPECT_EQ(run("parse_date(-62167219200)"), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(run("parse_date(-62167219201)"), nullptr);
+  EXPECT_EQ(run("parse_date(253402300799999)"), "9999-12-31T23:59:59Z");  // milliseconds
+  EXPECT_EQ(run("parse_date(253402300800000)"), nullptr);
+  EXPECT_EQ(run("add_days('2026-11-26', number('1e300'))"), nullptr);
+  EXPECT_EQ(run("add_days('2026-11-26', number('-inf'))"), nullptr);
+  EXPECT_EQ(run("add_hours('9999-12-31T23:00:00Z', 1)"), nullptr);
+  EXPECT_EQ(run("add_days('9999-12-30', 1)"), "9999-12-31");
 }
 
 TEST(MappingErrors, SyntaxFunctionsArity) {

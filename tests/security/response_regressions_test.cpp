@@ -135,5 +135,40 @@ TEST(UmsatzioResponseRegressions, AnErrorWithANullMessageIsReportedNotThrown) {
   }
 }
 
+// umsatzio_graphql_fuzz, regression-retry-after-1e308 (found by CI, 2026-11-27): a 429 whose
+// Retry-After is a number too large for milliseconds ("1e308", also "inf") overflowed the
+// conversion to a long long: undefined behaviour, caught by UBSan. The same held for the
+// error's extensions.retryAfter. A wait is now capped at sdk::kMaxUpstreamWait (1 h); a wait that
+// is not a number (NaN, negative) is ignored, and the runtime's own backoff applies.
+TEST(UmsatzioResponseRegressions, AHugeRetryAfterIsCappedNotOverflowed) {
+  const auto answer = [](const std::string& header, const Json& body) {
+    auto r = sandbox::Response::json(429, body);
+    if (!header.empty()) {
+      r.headers.emplace_back("Retry-After", header);
+    }
+    return r;
+  };
+  const Json limited = Json::parse(R"({"errors":[{"message":"slow down","extensions":{"code":"RATE_LIMITED"}}]})");
+  Json hugeExtension = limited;
+  hugeExtension["errors"][0]["extensions"]["retryAfter"] = 1e308;
+  struct Case {
+    std::string header;
+    Json body;
+    std::optional<std::chrono::milliseconds> wait;
+  };
+  for (const auto& c : {Case{"1e308", limited, sdk::kMaxUpstreamWait},
+                        Case{"inf", limited, sdk::kMaxUpstreamWait},
+                        Case{"nan", limited, std::nullopt},
+                        Case{"-3", limited, std::nullopt},
+                        Case{"", hugeExtension, sdk::kMaxUpstreamWait},
+                        Case{"12", limited, std::chrono::milliseconds(12000)}}) {
+    const auto error = invokeAgainst("umsatzio", umsatzioConnection(), {{"api_key", "key-regressions"}},
+                                     "umsatzio.account.list", answer(c.header, c.body));
+    ASSERT_TRUE(error.has_value()) << c.header;
+    EXPECT_EQ(error->kind, sdk::ErrorKind::RateLimited) << c.header;
+    EXPECT_EQ(error->retryAfter, c.wait) << c.header;
+  }
+}
+
 }  // namespace
 }  // namespace ferry::core::security

@@ -93,6 +93,27 @@ TEST_F(GhlErrors, TooMany429RetriesAfterTheIntervalAndReportsTheHeaders) {
   EXPECT_EQ(r.dailyRemaining, 199000);
 }
 
+// An interval too large for a time point (it overflowed `now + interval` in the budget) is
+// capped at sdk::kMaxUpstreamWait; a negative one is no interval.
+TEST_F(GhlErrors, TooMany429WithAnAbsurdIntervalIsCapped) {
+  server.then([](const sandbox::Request&) {
+    return jsonReply(429, {{"message", "Too Many Requests"}},
+                     {{"X-RateLimit-Interval-Milliseconds", "9223372036854775807"}});
+  });
+  server.then([](const sandbox::Request&) {
+    return jsonReply(429, {{"message", "Too Many Requests"}}, {{"X-RateLimit-Interval-Milliseconds", "-5"}});
+  });
+  auto huge = call(h, "ghl.contact.get", {{"contactId", "c1"}});
+  ASSERT_TRUE(huge.error);
+  EXPECT_EQ(huge.error->retryAfter, sdk::kMaxUpstreamWait);
+  ASSERT_EQ(h.reports.size(), 1u);
+  EXPECT_EQ(h.reports.front().interval, sdk::kMaxUpstreamWait);
+  auto negative = call(h, "ghl.contact.get", {{"contactId", "c1"}});
+  ASSERT_TRUE(negative.error);
+  EXPECT_EQ(negative.error->kind, sdk::ErrorKind::RateLimited);
+  EXPECT_FALSE(negative.error->retryAfter);
+}
+
 TEST_F(GhlErrors, TooMany429WithTheDailyBudgetSpentIsExhausted) {
   server.then([](const sandbox::Request&) {
     return jsonReply(

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,21 @@ class OperationError : public std::runtime_error {
   std::string scope;        // ErrorKind::Scope: the missing scope
   Json details;             // upstream error body (e.g. GHL's 422 message array)
 };
+
+// The longest wait an upstream's Retry-After (or alike) is taken at: a larger one is capped here.
+inline constexpr std::chrono::milliseconds kMaxUpstreamWait = std::chrono::hours(1);
+
+// An upstream's "retry after this many seconds" as a wait, or nothing when the number is not one
+// (negative, NaN). Infinite and huge values are capped at kMaxUpstreamWait, so the conversion
+// never overflows (a header of 1e308 is a valid number and was undefined behaviour).
+inline std::optional<std::chrono::milliseconds> upstreamWait(double seconds) {
+  if (std::isnan(seconds) || seconds < 0) {
+    return std::nullopt;
+  }
+  const double cap = static_cast<double>(kMaxUpstreamWait.count());
+  const double ms = seconds * 1000;
+  return std::chrono::milliseconds(ms >= cap ? kMaxUpstreamWait.count() : static_cast<long long>(ms));
+}
 
 // Thrown by Trigger::receive when a webhook request must be refused. `status` is the HTTP
 // status the core answers with (400 malformed, 401 bad signature, 409 replay, 413 too large).
