@@ -267,9 +267,11 @@ int callingCode(std::string country) {
   if (!country.empty() && country[0] == '+') {
     country.erase(0, 1);
   }
-  if (!country.empty() && std::all_of(country.begin(), country.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c));
-      })) {
+  // A calling code has 1 to 3 digits; a longer number is no country (std::stoi threw
+  // out_of_range past INT_MAX: found by expr_fuzz).
+  if (!country.empty() && country.size() <= 3 &&
+      std::all_of(country.begin(), country.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return std::stoi(country);
   }
   static const std::pair<const char*, int> kCodes[] = {
