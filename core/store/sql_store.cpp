@@ -3,14 +3,9 @@
 #include <algorithm>
 #include <limits>
 
-#include <Poco/Data/LOB.h>
-#include <Poco/Data/Statement.h>
-
 namespace ferry::core::store {
 
-using namespace Poco::Data::Keywords;
 using Poco::Data::Session;
-using Poco::Data::Statement;
 using I64 = Poco::Int64;
 
 namespace {
@@ -64,26 +59,18 @@ constexpr const char* kJournalColumns =
     "event_id, step_id, idempotency_key, status, attempts, request, output, response, started_at, "
     "finished_at";
 
-std::vector<JournalEntry> loadJournal(Session& s, const std::string& where, I64 eventId,
-                                      const std::optional<std::string>& stepId) {
-  std::vector<I64> ev, started, finished;
-  std::vector<std::string> step, key, status, request, output, response;
-  std::vector<int> attempts;
-  Statement st(s);
-  st << std::string("SELECT ") + kJournalColumns + " FROM journal WHERE " + where +
-            " ORDER BY started_at, step_id",
-      bind(eventId);
-  if (stepId) {
-    st, bind(*stepId);
-  }
-  st, into(ev), into(step), into(key), into(status), into(attempts), into(request), into(output),
-      into(response), into(started), into(finished);
-  st.execute();
+const std::string kJournalOfEvent = std::string("SELECT ") + kJournalColumns +
+                                   " FROM journal WHERE event_id = $1 ORDER BY started_at, step_id";
+const std::string kJournalOfStep = std::string("SELECT ") + kJournalColumns +
+                                   " FROM journal WHERE event_id = $1 AND step_id = $2";
+
+std::vector<JournalEntry> journalFrom(const SqlRows& rows) {
   std::vector<JournalEntry> out;
-  for (std::size_t i = 0; i < ev.size(); ++i) {
-    out.push_back(JournalEntry{ev[i], step[i], key[i], stepStatus(status[i]), attempts[i],
-                               parse(request[i]), parse(output[i]), parse(response[i]), started[i],
-                               finished[i]});
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out.push_back(JournalEntry{rows.i64(i, 0), rows.text(i, 1), rows.text(i, 2),
+                               stepStatus(rows.text(i, 3)), rows.i32(i, 4), parse(rows.text(i, 5)),
+                               parse(rows.text(i, 6)), parse(rows.text(i, 7)), rows.i64(i, 8),
+                               rows.i64(i, 9)});
   }
   return out;
 }
@@ -181,9 +168,8 @@ int Store::latestSchemaVersion() { return migrations().back().version; }
 // ---- schema ---------------------------------------------------------------------------------
 
 int SqlStore::readVersion(Session& s) {
-  std::vector<I64> v;
-  s << "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", into(v), now;
-  return v.empty() ? 0 : static_cast<int>(v.front());
+  const SqlRows v = exec(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  return v.empty() ? 0 : v.i32(0, 0);
 }
 
 int SqlStore::schemaVersion() {
@@ -197,9 +183,9 @@ void SqlStore::migrate() {
   // together on a fresh database would otherwise race even on CREATE TABLE IF NOT EXISTS.
   transact("migrate", Tx::Write, [&](Session& s) {
     lockMigrations(s);
-    s << "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-         " description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        now;
+    exec(s,
+         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+         " description TEXT NOT NULL, applied_at BIGINT NOT NULL)");
     int current = readVersion(s);
     if (current > latest) {
       throw StoreError(
@@ -219,10 +205,10 @@ void SqlStore::migrate() {
             sql.replace(pos, token.size(), value);
           }
         }
-        s << sql, now;
+        exec(s, sql);
       }
-      s << "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
-          bind(m.version), bind(std::string(m.description)), bind(static_cast<I64>(nowUs())), now;
+      exec(s, "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+           {m.version, m.description, nowUs()});
     }
   });
 }
@@ -234,26 +220,25 @@ EnqueueResult SqlStore::insertEvent(Session& s, const NewEvent& e) {
   lockRecordKey(s, e.recordKey);
   const TimeUs received = e.receivedAt != 0 ? e.receivedAt : nowUs();
   const TimeUs available = e.availableAt != 0 ? e.availableAt : received;
-  Poco::Data::BLOB raw(reinterpret_cast<const unsigned char*>(e.rawBody.data()), e.rawBody.size());
   // RETURNING gives the new id in the same statement; a duplicate returns no row.
-  std::vector<I64> id;
-  s << "INSERT INTO inbox (source, source_event_id, flow_id, trigger_op, record_key, payload,"
-       " raw_body, received_at, available_at, attempts, status)"
-       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 'queued')"
-       " ON CONFLICT (source, source_event_id) DO NOTHING RETURNING id",
-      bind(e.source), bind(e.sourceEventId), bind(e.flowId), bind(e.triggerOp), bind(e.recordKey),
-      bind(dump(e.payload)), bind(raw), bind(static_cast<I64>(received)),
-      bind(static_cast<I64>(available)), into(id), now;
-  if (!id.empty()) {
-    return EnqueueResult{id.front(), true};
+  const SqlRows inserted = exec(
+      s,
+      "INSERT INTO inbox (source, source_event_id, flow_id, trigger_op, record_key, payload,"
+      " raw_body, received_at, available_at, attempts, status)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 'queued')"
+      " ON CONFLICT (source, source_event_id) DO NOTHING RETURNING id",
+      {e.source, e.sourceEventId, e.flowId, e.triggerOp, e.recordKey, dump(e.payload),
+       Bytes{e.rawBody}, received, available});
+  if (!inserted.empty()) {
+    return EnqueueResult{inserted.i64(0, 0), true};
   }
-  s << "SELECT id FROM inbox WHERE source = $1 AND source_event_id = $2", bind(e.source),
-      bind(e.sourceEventId), into(id), now;
-  if (id.empty()) {
+  const SqlRows found = exec(s, "SELECT id FROM inbox WHERE source = $1 AND source_event_id = $2",
+                             {e.source, e.sourceEventId});
+  if (found.empty()) {
     throw StoreError(ErrorKind::Internal,
                      "enqueue: event '" + e.sourceEventId + "' was neither inserted nor found");
   }
-  return EnqueueResult{id.front(), false};
+  return EnqueueResult{found.i64(0, 0), false};
 }
 
 EnqueueResult SqlStore::enqueue(const NewEvent& event) {
@@ -261,33 +246,28 @@ EnqueueResult SqlStore::enqueue(const NewEvent& event) {
 }
 
 std::optional<Event> SqlStore::loadEvent(Session& s, EventId id) {
-  std::vector<I64> ids, received, available, leaseUntil;
-  std::vector<std::string> source, sourceId, flow, op, key, payload, status, owner, error;
-  std::vector<Poco::Data::BLOB> raw;
-  std::vector<int> attempts;
-  s << std::string("SELECT ") + kEventColumns + " FROM inbox WHERE id = $1",
-      bind(static_cast<I64>(id)), into(ids), into(source), into(sourceId), into(flow), into(op),
-      into(key), into(payload), into(raw), into(received), into(available), into(attempts),
-      into(status), into(owner), into(leaseUntil), into(error), now;
-  if (ids.empty()) {
+  static const std::string kSelect =
+      std::string("SELECT ") + kEventColumns + " FROM inbox WHERE id = $1";
+  const SqlRows r = exec(s, kSelect, {id});
+  if (r.empty()) {
     return std::nullopt;
   }
   Event e;
-  e.id = ids[0];
-  e.source = source[0];
-  e.sourceEventId = sourceId[0];
-  e.flowId = flow[0];
-  e.triggerOp = op[0];
-  e.recordKey = key[0];
-  e.payload = parse(payload[0]);
-  e.rawBody.assign(reinterpret_cast<const char*>(raw[0].rawContent()), raw[0].size());
-  e.receivedAt = received[0];
-  e.availableAt = available[0];
-  e.attempts = attempts[0];
-  e.status = parseEventStatus(status[0]);
-  e.leaseOwner = owner[0];
-  e.leaseUntil = leaseUntil[0];
-  e.lastError = error[0];
+  e.id = r.i64(0, 0);
+  e.source = r.text(0, 1);
+  e.sourceEventId = r.text(0, 2);
+  e.flowId = r.text(0, 3);
+  e.triggerOp = r.text(0, 4);
+  e.recordKey = r.text(0, 5);
+  e.payload = parse(r.text(0, 6));
+  e.rawBody = r.text(0, 7);
+  e.receivedAt = r.i64(0, 8);
+  e.availableAt = r.i64(0, 9);
+  e.attempts = r.i32(0, 10);
+  e.status = parseEventStatus(r.text(0, 11));
+  e.leaseOwner = r.text(0, 12);
+  e.leaseUntil = r.i64(0, 13);
+  e.lastError = r.text(0, 14);
   return e;
 }
 
@@ -304,9 +284,9 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
     const TimeUs until = t + options.leaseDuration.count();
     // Claimable: queued and due, or running with an expired lease (takeover); and no other
     // event of the same record key is earlier and unfinished, or holds a live lease.
-    std::vector<I64> ids;
-    std::vector<std::string> statuses, keys, flows, ops;
-    s << "SELECT e.id, e.status, e.record_key, e.flow_id, e.trigger_op FROM inbox e"
+    const SqlRows heads = exec(
+        s,
+        "SELECT e.id, e.status, e.record_key, e.flow_id, e.trigger_op FROM inbox e"
          " WHERE e.status IN ('queued', 'running')"
          " AND ((e.status = 'queued' AND e.available_at <= $1)"
          "      OR (e.status = 'running' AND e.lease_until < $2))"
@@ -315,22 +295,25 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
          "   AND p.status IN ('queued', 'running')"
          "   AND (p.id < e.id OR p.lease_until >= $3)))"
          " ORDER BY e.id LIMIT $4" +
-             skipLocked(),
-        bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)),
-        bind(static_cast<I64>(options.limit)), into(ids), into(statuses), into(keys), into(flows),
-        into(ops), now;
+            skipLocked(),
+        {t, t, t, std::int64_t{options.limit}});
     std::vector<Claimed> out;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      I64 id = ids[i];
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+      I64 id = heads.i64(i, 0);
+      const std::string& status = heads.text(i, 1);
+      const std::string& key = heads.text(i, 2);
+      const std::string& flow = heads.text(i, 3);
+      const std::string& op = heads.text(i, 4);
       std::vector<EventId> coalesced;
-      if (options.coalesce && statuses[i] == "queued" && !keys[i].empty() &&
-          (!options.coalesceTrigger || options.coalesceTrigger(ops[i]))) {
+      if (options.coalesce && status == "queued" && !key.empty() &&
+          (!options.coalesceTrigger || options.coalesceTrigger(op))) {
         // One statement: the later queued events of this key that fold into the head, if the
         // head has no journal entry, up to the first later event that must not be folded in
         // (another flow or trigger, already touched, or holding a journal) — the barrier.
-        std::vector<I64> later;
         // (`status IN (...)` as the partial index inbox_open_key says it, so SQLite uses it.)
-        s << "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
+        const SqlRows later = exec(
+            s,
+            "SELECT p.id FROM inbox p WHERE p.record_key = $1 AND p.id > $2"
              " AND p.status IN ('queued', 'running')"
              " AND p.status = 'queued' AND p.flow_id = $3 AND p.trigger_op = $4"
              " AND NOT EXISTS (SELECT 1 FROM journal h WHERE h.event_id = $5)"
@@ -341,24 +324,27 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
              "        OR EXISTS (SELECT 1 FROM journal j WHERE j.event_id = b.id))),"
              "   9223372036854775807)"
              " ORDER BY p.id" +
-                 forUpdate(),
-            bind(keys[i]), bind(id), bind(flows[i]), bind(ops[i]), bind(id), bind(keys[i]),
-            bind(id), bind(flows[i]), bind(ops[i]), bind(static_cast<I64>(t)), into(later), now;
+                forUpdate(),
+            {key, id, flow, op, id, key, id, flow, op, t});
         if (!later.empty()) {
-          const I64 newest = later.back();
+          const I64 newest = later.i64(later.size() - 1, 0);
           coalesced.push_back(id);
-          coalesced.insert(coalesced.end(), later.begin(), later.end() - 1);
+          for (std::size_t j = 0; j + 1 < later.size(); ++j) {
+            coalesced.push_back(later.i64(j, 0));
+          }
           // Exactly the coalesced ones: between head and newest every queued event of this key
           // has this flow and trigger (any other would have been the barrier).
-          s << "UPDATE inbox SET status = 'superseded', superseded_by = $1, finished_at = $2"
+          exec(s,
+               "UPDATE inbox SET status = 'superseded', superseded_by = $1, finished_at = $2"
                " WHERE record_key = $3 AND id >= $4 AND id < $5 AND status = 'queued'",
-              bind(newest), bind(static_cast<I64>(t)), bind(keys[i]), bind(id), bind(newest), now;
+               {newest, t, key, id, newest});
           id = newest;
         }
       }
-      s << "UPDATE inbox SET status = 'running', lease_owner = $1, lease_until = $2,"
+      exec(s,
+           "UPDATE inbox SET status = 'running', lease_owner = $1, lease_until = $2,"
            " attempts = attempts + 1 WHERE id = $3",
-          bind(workerId), bind(static_cast<I64>(until)), bind(id), now;
+           {workerId, until, id});
       auto event = loadEvent(s, id);
       if (!event) {
         throw StoreError(ErrorKind::Internal, "claim: event " + std::to_string(id) + " vanished");
@@ -373,21 +359,19 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
 
 // Throws LeaseLost / NotFound when an update guarded by the lease touched no row.
 void SqlStore::throwLeaseGone(Session& s, const Lease& lease) {
-  std::vector<std::string> status, owner;
-  std::vector<int> attempts;
-  s << "SELECT status, lease_owner, attempts FROM inbox WHERE id = $1",
-      bind(static_cast<I64>(lease.eventId)), into(status), into(owner), into(attempts), now;
-  if (status.empty()) {
+  const SqlRows r =
+      exec(s, "SELECT status, lease_owner, attempts FROM inbox WHERE id = $1", {lease.eventId});
+  if (r.empty()) {
     throw StoreError(ErrorKind::NotFound,
                      "event " + std::to_string(lease.eventId) + " does not exist");
   }
   throw StoreError(ErrorKind::LeaseLost,
                    "event " + std::to_string(lease.eventId) + ": the lease of worker '" +
                        lease.workerId + "' (attempt " + std::to_string(lease.attempt) +
-                       ") is gone; the event is now '" + status[0] + "'" +
-                       (owner[0].empty() ? std::string()
-                                         : " held by '" + owner[0] + "' (attempt " +
-                                               std::to_string(attempts[0]) + ")"));
+                       ") is gone; the event is now '" + r.text(0, 0) + "'" +
+                       (r.text(0, 1).empty() ? std::string()
+                                             : " held by '" + r.text(0, 1) + "' (attempt " +
+                                                   std::to_string(r.i64(0, 2)) + ")"));
 }
 
 namespace {
@@ -402,11 +386,9 @@ Lease SqlStore::renew(const Lease& lease, std::chrono::microseconds duration) {
   return transact("renew lease", Tx::Write, [&](Session& s) {
     Lease renewed = lease;
     renewed.until = nowUs() + duration.count();
-    Statement st(s);
-    st << "UPDATE inbox SET lease_until = $1" + leaseGuard(2),
-        bind(static_cast<I64>(renewed.until)), bind(static_cast<I64>(lease.eventId)),
-        bind(lease.workerId), bind(lease.attempt);
-    if (st.execute() == 0) {
+    if (exec(s, "UPDATE inbox SET lease_until = $1" + leaseGuard(2),
+             {renewed.until, lease.eventId, lease.workerId, lease.attempt})
+            .changed() == 0) {
       throwLeaseGone(s, lease);
     }
     return renewed;
@@ -418,25 +400,23 @@ void SqlStore::complete(const Lease& lease) {
 }
 
 void SqlStore::completeIn(Session& s, const Lease& lease) {
-  Statement st(s);
-  st << "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
-            leaseGuard(2),
-      bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(lease.eventId)),
-      bind(lease.workerId), bind(lease.attempt);
-  if (st.execute() == 0) {
+  static const std::string kComplete =
+      "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
+      leaseGuard(2);
+  if (exec(s, kComplete, {nowUs(), lease.eventId, lease.workerId, lease.attempt}).changed() ==
+      0) {
     throwLeaseGone(s, lease);
   }
 }
 
 void SqlStore::retryLater(const Lease& lease, TimeUs availableAt, const std::string& reason) {
   transact("retry later", Tx::Write, [&](Session& s) {
-    Statement st(s);
-    st << "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
-          " available_at = $1, last_error = $2" +
-              leaseGuard(3),
-        bind(static_cast<I64>(availableAt)), bind(reason), bind(static_cast<I64>(lease.eventId)),
-        bind(lease.workerId), bind(lease.attempt);
-    if (st.execute() == 0) {
+    if (exec(s,
+             "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
+             " available_at = $1, last_error = $2" +
+                 leaseGuard(3),
+             {availableAt, reason, lease.eventId, lease.workerId, lease.attempt})
+            .changed() == 0) {
       throwLeaseGone(s, lease);
     }
   });
@@ -446,21 +426,20 @@ void SqlStore::deadLetter(const Lease& lease, const std::string& reason, const J
                           const Json& response) {
   transact("dead letter", Tx::Write, [&](Session& s) {
     const TimeUs t = nowUs();
-    Statement st(s);
-    st << "UPDATE inbox SET status = 'dead', lease_owner = '', lease_until = 0,"
-          " last_error = $1, finished_at = $2" +
-              leaseGuard(3),
-        bind(reason), bind(static_cast<I64>(t)), bind(static_cast<I64>(lease.eventId)),
-        bind(lease.workerId), bind(lease.attempt);
-    if (st.execute() == 0) {
+    if (exec(s,
+             "UPDATE inbox SET status = 'dead', lease_owner = '', lease_until = 0,"
+             " last_error = $1, finished_at = $2" +
+                 leaseGuard(3),
+             {reason, t, lease.eventId, lease.workerId, lease.attempt})
+            .changed() == 0) {
       throwLeaseGone(s, lease);
     }
-    s << "INSERT INTO dead_letters (event_id, reason, request, response, dead_at)"
+    exec(s,
+         "INSERT INTO dead_letters (event_id, reason, request, response, dead_at)"
          " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET"
          " reason = excluded.reason, request = excluded.request, response = excluded.response,"
          " dead_at = excluded.dead_at",
-        bind(static_cast<I64>(lease.eventId)), bind(reason), bind(dump(request)),
-        bind(dump(response)), bind(static_cast<I64>(t)), now;
+         {lease.eventId, reason, dump(request), dump(response), t});
   });
 }
 
@@ -468,16 +447,18 @@ std::int64_t SqlStore::releaseLeases(const std::string& ownerPrefix) {
   require(!ownerPrefix.empty(), "release leases: the worker id prefix is empty");
   return transact("release leases", Tx::Write, [&](Session& s) {
     // substr, not LIKE: SQLite's LIKE ignores case and a prefix may hold '%' or '_'.
-    const int length = static_cast<int>(ownerPrefix.size());
-    Statement st(s);
-    st << "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
-          " available_at = $1 WHERE status = 'running' AND substr(lease_owner, 1, $2) = $3",
-        bind(static_cast<I64>(nowUs())), bind(length), bind(ownerPrefix);
-    const std::int64_t released = static_cast<std::int64_t>(st.execute());
-    s << "UPDATE runs SET status = 'interrupted', error = $1, finished_at = $2"
+    const auto length = static_cast<std::int64_t>(ownerPrefix.size());
+    const std::int64_t released =
+        exec(s,
+             "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
+             " available_at = $1 WHERE status = 'running' AND substr(lease_owner, 1, $2) = $3",
+             {nowUs(), length, ownerPrefix})
+            .changed();
+    exec(s,
+         "UPDATE runs SET status = 'interrupted', error = $1, finished_at = $2"
          " WHERE status = 'running' AND substr(worker_id, 1, $3) = $4",
-        bind(std::string("the worker stopped before the run finished; its event was released")),
-        bind(static_cast<I64>(nowUs())), bind(length), bind(ownerPrefix), now;
+         {"the worker stopped before the run finished; its event was released", nowUs(), length,
+          ownerPrefix});
     return released;
   });
 }
@@ -490,8 +471,9 @@ QueueStats SqlStore::queueStats() {
     // each oldest time is one seek, and no inbox row (payload included) is read. Every
     // subquery says `status IN ('queued', 'running')` exactly as the partial index does, so
     // that SQLite uses it.
-    std::vector<I64> queued, running, oldestQueued, oldestRunning, dead;
-    s << "SELECT"
+    const SqlRows r = exec(
+        s,
+        "SELECT"
          " (SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
          "  AND status = 'queued'),"
          " (SELECT COUNT(*) FROM inbox WHERE status IN ('queued', 'running')"
@@ -500,13 +482,15 @@ QueueStats SqlStore::queueStats() {
          "  AND status = 'queued'), 0),"
          " COALESCE((SELECT MIN(received_at) FROM inbox WHERE status IN ('queued', 'running')"
          "  AND status = 'running'), 0),"
-         " (SELECT COUNT(*) FROM dead_letters)",
-        into(queued), into(running), into(oldestQueued), into(oldestRunning), into(dead), now;
-    q.queued = queued.empty() ? 0 : queued[0];
-    q.running = running.empty() ? 0 : running[0];
-    q.dead = dead.empty() ? 0 : dead[0];
-    const I64 a = oldestQueued.empty() ? 0 : oldestQueued[0];
-    const I64 b = oldestRunning.empty() ? 0 : oldestRunning[0];
+         " (SELECT COUNT(*) FROM dead_letters)");
+    if (r.empty()) {
+      return q;
+    }
+    q.queued = r.i64(0, 0);
+    q.running = r.i64(0, 1);
+    q.dead = r.i64(0, 4);
+    const I64 a = r.i64(0, 2);
+    const I64 b = r.i64(0, 3);
     q.oldestQueuedAt = a == 0 ? b : (b == 0 ? a : std::min(a, b));
     return q;
   });
@@ -514,14 +498,15 @@ QueueStats SqlStore::queueStats() {
 
 std::int64_t SqlStore::purge(TimeUs before) {
   return transact("purge", Tx::Write, [&](Session& s) {
-    s << "DELETE FROM journal WHERE event_id IN (SELECT id FROM inbox WHERE status IN"
+    exec(s,
+         "DELETE FROM journal WHERE event_id IN (SELECT id FROM inbox WHERE status IN"
          " ('done', 'superseded', 'discarded') AND received_at < $1)",
-        bind(static_cast<I64>(before)), now;
-    Statement st(s);
-    st << "DELETE FROM inbox WHERE status IN ('done', 'superseded', 'discarded')"
-          " AND received_at < $1",
-        bind(static_cast<I64>(before));
-    return static_cast<std::int64_t>(st.execute());
+         {before});
+    return exec(s,
+                "DELETE FROM inbox WHERE status IN ('done', 'superseded', 'discarded')"
+                " AND received_at < $1",
+                {before})
+        .changed();
   });
 }
 
@@ -529,7 +514,7 @@ std::int64_t SqlStore::purge(TimeUs before) {
 
 std::optional<JournalEntry> SqlStore::journalGet(EventId eventId, const std::string& stepId) {
   return transact("journal get", Tx::Read, [&](Session& s) -> std::optional<JournalEntry> {
-    auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);
+    auto rows = journalFrom(exec(s, kJournalOfStep, {eventId, stepId}));
     if (rows.empty()) {
       return std::nullopt;
     }
@@ -539,7 +524,7 @@ std::optional<JournalEntry> SqlStore::journalGet(EventId eventId, const std::str
 
 std::vector<JournalEntry> SqlStore::journalList(EventId eventId) {
   return transact("journal list", Tx::Read, [&](Session& s) {
-    return loadJournal(s, "event_id = $1", eventId, std::nullopt);
+    return journalFrom(exec(s, kJournalOfEvent, {eventId}));
   });
 }
 
@@ -547,7 +532,7 @@ JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
                                     const std::string& idempotencyKey, const Json& request) {
   return transact("journal begin", Tx::Write, [&](Session& s) {
     journalBeginIn(s, eventId, stepId, idempotencyKey, request);
-    auto rows = loadJournal(s, "event_id = $1 AND step_id = $2", eventId, stepId);
+    auto rows = journalFrom(exec(s, kJournalOfStep, {eventId, stepId}));
     if (rows.empty()) {
       throw StoreError(ErrorKind::Internal, "journal begin: the entry vanished");
     }
@@ -558,13 +543,13 @@ JournalEntry SqlStore::journalBegin(EventId eventId, const std::string& stepId,
 void SqlStore::journalBeginIn(Session& s, EventId eventId, const std::string& stepId,
                               const std::string& idempotencyKey, const Json& request) {
   require(!stepId.empty(), "journal begin: the step id is empty");
-  s << "INSERT INTO journal (event_id, step_id, idempotency_key, status, attempts, request,"
+  exec(s,
+       "INSERT INTO journal (event_id, step_id, idempotency_key, status, attempts, request,"
        " started_at) VALUES ($1, $2, $3, 'intent', 1, $4, $5)"
        " ON CONFLICT (event_id, step_id) DO UPDATE SET attempts = journal.attempts + 1,"
        " status = 'intent', request = excluded.request, started_at = excluded.started_at,"
        " finished_at = 0",
-      bind(static_cast<I64>(eventId)), bind(stepId), bind(idempotencyKey), bind(dump(request)),
-      bind(static_cast<I64>(nowUs())), now;
+       {eventId, stepId, idempotencyKey, dump(request), nowUs()});
 }
 
 void SqlStore::journalFinish(EventId eventId, const std::string& stepId, StepStatus status,
@@ -575,12 +560,11 @@ void SqlStore::journalFinish(EventId eventId, const std::string& stepId, StepSta
 
 void SqlStore::journalFinishIn(Session& s, EventId eventId, const std::string& stepId,
                                StepStatus status, const Json& output, const Json& response) {
-  Statement st(s);
-  st << "UPDATE journal SET status = $1, output = $2, response = $3, finished_at = $4"
-        " WHERE event_id = $5 AND step_id = $6",
-      bind(std::string(toString(status))), bind(dump(output)), bind(dump(response)),
-      bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), bind(stepId);
-  if (st.execute() == 0) {
+  if (exec(s,
+           "UPDATE journal SET status = $1, output = $2, response = $3, finished_at = $4"
+           " WHERE event_id = $5 AND step_id = $6",
+           {toString(status), dump(output), dump(response), nowUs(), eventId, stepId})
+          .changed() == 0) {
     throw StoreError(ErrorKind::NotFound, "journal finish: event " + std::to_string(eventId) +
                                               " has no begun step '" + stepId +
                                               "' (hint: call journalBegin first)");
@@ -600,39 +584,36 @@ CorrelateResult SqlStore::correlateIn(Session& s, const Correlation& m, bool rep
   const I64 t = nowUs();
   CorrelateResult r;
   if (replace) {
-    std::vector<std::string> before;
-    s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-         " AND source_id = $3 AND target_system = $4" +
-             forUpdate(),
-        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(before),
-        now;
-    s << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
+    const SqlRows before = exec(s,
+                                "SELECT target_id FROM correlations WHERE kind = $1 AND"
+                                " source_system = $2 AND source_id = $3 AND target_system = $4" +
+                                    forUpdate(),
+                                {m.kind, m.sourceSystem, m.sourceId, m.targetSystem});
+    exec(s,
+         "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
          " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
          " ON CONFLICT (kind, source_system, source_id, target_system) DO UPDATE SET"
          " target_id = excluded.target_id, updated_at = excluded.updated_at",
-        bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
-        bind(m.targetId), bind(t), bind(t), now;
+         {m.kind, m.sourceSystem, m.sourceId, m.targetSystem, m.targetId, t, t});
     r.created = before.empty();
     r.targetId = m.targetId;
     return r;
   }
-  Statement ins(s);
-  ins << "INSERT INTO correlations (kind, source_system, source_id, target_system, target_id,"
-         " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-         " ON CONFLICT (kind, source_system, source_id, target_system) DO NOTHING",
-      bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem),
-      bind(m.targetId), bind(t), bind(t);
-  r.created = ins.execute() > 0;
-  std::vector<std::string> target;
-  s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-       " AND source_id = $3 AND target_system = $4",
-      bind(m.kind), bind(m.sourceSystem), bind(m.sourceId), bind(m.targetSystem), into(target),
-      now;
+  r.created = exec(s,
+                   "INSERT INTO correlations (kind, source_system, source_id, target_system,"
+                   " target_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                   " ON CONFLICT (kind, source_system, source_id, target_system) DO NOTHING",
+                   {m.kind, m.sourceSystem, m.sourceId, m.targetSystem, m.targetId, t, t})
+                  .changed() > 0;
+  const SqlRows target = exec(s,
+                              "SELECT target_id FROM correlations WHERE kind = $1 AND"
+                              " source_system = $2 AND source_id = $3 AND target_system = $4",
+                              {m.kind, m.sourceSystem, m.sourceId, m.targetSystem});
   if (target.empty()) {
     throw StoreError(ErrorKind::Internal,
                      "correlate: the mapping was neither inserted nor found");
   }
-  r.targetId = target.front();
+  r.targetId = target.text(0, 0);
   return r;
 }
 
@@ -641,14 +622,14 @@ std::optional<std::string> SqlStore::lookup(const std::string& kind,
                                             const std::string& sourceId,
                                             const std::string& targetSystem) {
   return transact("lookup", Tx::Read, [&](Session& s) -> std::optional<std::string> {
-    std::vector<std::string> target;
-    s << "SELECT target_id FROM correlations WHERE kind = $1 AND source_system = $2"
-         " AND source_id = $3 AND target_system = $4",
-        bind(kind), bind(sourceSystem), bind(sourceId), bind(targetSystem), into(target), now;
+    const SqlRows target = exec(s,
+                                "SELECT target_id FROM correlations WHERE kind = $1 AND"
+                                " source_system = $2 AND source_id = $3 AND target_system = $4",
+                                {kind, sourceSystem, sourceId, targetSystem});
     if (target.empty()) {
       return std::nullopt;
     }
-    return target.front();
+    return target.text(0, 0);
   });
 }
 
@@ -656,13 +637,14 @@ std::vector<Correlation> SqlStore::reverseLookup(const std::string& kind,
                                                  const std::string& targetSystem,
                                                  const std::string& targetId) {
   return transact("reverse lookup", Tx::Read, [&](Session& s) {
-    std::vector<std::string> sourceSystem, sourceId;
-    s << "SELECT source_system, source_id FROM correlations WHERE kind = $1"
-         " AND target_system = $2 AND target_id = $3 ORDER BY source_system, source_id",
-        bind(kind), bind(targetSystem), bind(targetId), into(sourceSystem), into(sourceId), now;
+    const SqlRows r = exec(s,
+                           "SELECT source_system, source_id FROM correlations WHERE kind = $1"
+                           " AND target_system = $2 AND target_id = $3"
+                           " ORDER BY source_system, source_id",
+                           {kind, targetSystem, targetId});
     std::vector<Correlation> out;
-    for (std::size_t i = 0; i < sourceId.size(); ++i) {
-      out.push_back(Correlation{kind, sourceSystem[i], sourceId[i], targetSystem, targetId});
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out.push_back(Correlation{kind, r.text(i, 0), r.text(i, 1), targetSystem, targetId});
     }
     return out;
   });
@@ -671,9 +653,10 @@ std::vector<Correlation> SqlStore::reverseLookup(const std::string& kind,
 void SqlStore::uncorrelate(const std::string& kind, const std::string& sourceSystem,
                            const std::string& sourceId, const std::string& targetSystem) {
   transact("uncorrelate", Tx::Write, [&](Session& s) {
-    s << "DELETE FROM correlations WHERE kind = $1 AND source_system = $2 AND source_id = $3"
+    exec(s,
+         "DELETE FROM correlations WHERE kind = $1 AND source_system = $2 AND source_id = $3"
          " AND target_system = $4",
-        bind(kind), bind(sourceSystem), bind(sourceId), bind(targetSystem), now;
+         {kind, sourceSystem, sourceId, targetSystem});
   });
 }
 
@@ -681,13 +664,12 @@ void SqlStore::uncorrelate(const std::string& kind, const std::string& sourceSys
 
 std::optional<Json> SqlStore::pollCursor(const std::string& triggerKey) {
   return transact("poll cursor", Tx::Read, [&](Session& s) -> std::optional<Json> {
-    std::vector<std::string> cursor;
-    s << "SELECT cursor_json FROM poll_cursors WHERE trigger_key = $1", bind(triggerKey),
-        into(cursor), now;
+    const SqlRows cursor =
+        exec(s, "SELECT cursor_json FROM poll_cursors WHERE trigger_key = $1", {triggerKey});
     if (cursor.empty()) {
       return std::nullopt;
     }
-    return parse(cursor.front());
+    return parse(cursor.text(0, 0));
   });
 }
 
@@ -695,10 +677,11 @@ std::vector<EnqueueResult> SqlStore::commitPoll(const std::string& triggerKey, c
                                                 const std::vector<NewEvent>& events) {
   require(!triggerKey.empty(), "commit poll: the trigger key is empty");
   return transact("commit poll", Tx::Write, [&](Session& s) {
-    s << "INSERT INTO poll_cursors (trigger_key, cursor_json, updated_at) VALUES ($1, $2, $3)"
+    exec(s,
+         "INSERT INTO poll_cursors (trigger_key, cursor_json, updated_at) VALUES ($1, $2, $3)"
          " ON CONFLICT (trigger_key) DO UPDATE SET cursor_json = excluded.cursor_json,"
          " updated_at = excluded.updated_at",
-        bind(triggerKey), bind(dump(cursor)), bind(static_cast<I64>(nowUs())), now;
+         {triggerKey, dump(cursor), nowUs()});
     std::vector<EnqueueResult> out;
     for (const auto& e : events) {
       out.push_back(insertEvent(s, e));
@@ -714,22 +697,22 @@ TokenGrant SqlStore::takeToken(const std::string& connection, const std::string&
   require(capacity > 0, "take token: the capacity must be at least 1");
   require(interval.count() > 0, "take token: the interval must be positive");
   return transact("take token", Tx::Write, [&](Session& s) {
-    s << "INSERT INTO rate_budgets (conn, bucket, window_start, used, updated_at)"
+    exec(s,
+         "INSERT INTO rate_budgets (conn, bucket, window_start, used, updated_at)"
          " VALUES ($1, $2, $3, 0, $4) ON CONFLICT (conn, bucket) DO NOTHING",
-        bind(connection), bind(bucket), bind(static_cast<I64>(t)), bind(static_cast<I64>(t)), now;
-    std::vector<I64> windowStart, used, remoteRemaining, remoteReset;
-    s << "SELECT window_start, used, remote_remaining, remote_reset_at FROM rate_budgets"
-         " WHERE conn = $1 AND bucket = $2" +
-             forUpdate(),
-        bind(connection), bind(bucket), into(windowStart), into(used), into(remoteRemaining),
-        into(remoteReset), now;
-    if (windowStart.empty()) {
+         {connection, bucket, t, t});
+    const SqlRows row = exec(s,
+                             "SELECT window_start, used, remote_remaining, remote_reset_at"
+                             " FROM rate_budgets WHERE conn = $1 AND bucket = $2" +
+                                 forUpdate(),
+                             {connection, bucket});
+    if (row.empty()) {
       throw StoreError(ErrorKind::Internal, "take token: the budget row vanished");
     }
-    I64 ws = windowStart[0];
-    I64 u = used[0];
-    I64 remote = remoteRemaining[0];
-    const I64 reset = remoteReset[0];
+    I64 ws = row.i64(0, 0);
+    I64 u = row.i64(0, 1);
+    I64 remote = row.i64(0, 2);
+    const I64 reset = row.i64(0, 3);
     const I64 len = interval.count();
     if (t >= ws + len) {
       ws += ((t - ws) / len) * len;  // windows stay aligned to the first one
@@ -752,10 +735,10 @@ TokenGrant SqlStore::takeToken(const std::string& connection, const std::string&
     if (remoteKnown) {
       g.remaining = std::min<std::int64_t>(g.remaining, remote);
     }
-    s << "UPDATE rate_budgets SET window_start = $1, used = $2, remote_remaining = $3,"
+    exec(s,
+         "UPDATE rate_budgets SET window_start = $1, used = $2, remote_remaining = $3,"
          " updated_at = $4 WHERE conn = $5 AND bucket = $6",
-        bind(ws), bind(u), bind(remote), bind(static_cast<I64>(t)), bind(connection), bind(bucket),
-        now;
+         {ws, u, remote, t, connection, bucket});
     return g;
   });
 }
@@ -766,7 +749,8 @@ void SqlStore::recordLimits(const std::string& connection, const std::string& bu
     const I64 t = nowUs();
     // Within the same server window the smaller count wins: answers arrive out of order, and
     // grants made since a response was sent are not in its header.
-    s << "INSERT INTO rate_budgets (conn, bucket, window_start, used, remote_remaining,"
+    exec(s,
+         "INSERT INTO rate_budgets (conn, bucket, window_start, used, remote_remaining,"
          " remote_reset_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5, $6)"
          " ON CONFLICT (conn, bucket) DO UPDATE SET"
          " remote_remaining = CASE WHEN rate_budgets.remote_reset_at = excluded.remote_reset_at"
@@ -774,23 +758,19 @@ void SqlStore::recordLimits(const std::string& connection, const std::string& bu
          "   AND rate_budgets.remote_remaining < excluded.remote_remaining"
          "   THEN rate_budgets.remote_remaining ELSE excluded.remote_remaining END,"
          " remote_reset_at = excluded.remote_reset_at, updated_at = excluded.updated_at",
-        bind(connection), bind(bucket), bind(t),
-        bind(static_cast<I64>(std::max<std::int64_t>(remaining, 0))),
-        bind(static_cast<I64>(resetAt)), bind(t), now;
+         {connection, bucket, t, std::max<std::int64_t>(remaining, 0), resetAt, t});
   });
 }
 
 std::vector<BudgetState> SqlStore::rateBudgets() {
   return transact("rate budgets", Tx::Read, [&](Session& s) {
-    std::vector<std::string> conn, bucket;
-    std::vector<I64> windowStart, used, remaining, reset;
-    s << "SELECT conn, bucket, window_start, used, remote_remaining, remote_reset_at"
-         " FROM rate_budgets ORDER BY conn, bucket",
-        into(conn), into(bucket), into(windowStart), into(used), into(remaining), into(reset), now;
+    const SqlRows r = exec(s,
+                           "SELECT conn, bucket, window_start, used, remote_remaining,"
+                           " remote_reset_at FROM rate_budgets ORDER BY conn, bucket");
     std::vector<BudgetState> out;
-    for (std::size_t i = 0; i < conn.size(); ++i) {
-      out.push_back(
-          BudgetState{conn[i], bucket[i], windowStart[i], used[i], remaining[i], reset[i]});
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out.push_back(BudgetState{r.text(i, 0), r.text(i, 1), r.i64(i, 2), r.i64(i, 3), r.i64(i, 4),
+                                r.i64(i, 5)});
     }
     return out;
   });
@@ -803,26 +783,20 @@ constexpr const char* kDeadLetterSelect =
     "SELECT d.event_id, i.flow_id, i.trigger_op, i.record_key, d.reason, d.request, d.response,"
     " i.attempts, d.dead_at FROM dead_letters d JOIN inbox i ON i.id = d.event_id";
 
-std::vector<DeadLetter> loadDeadLetters(Statement& st) {
-  std::vector<I64> id, deadAt;
-  std::vector<std::string> flow, op, key, reason, request, response;
-  std::vector<int> attempts;
-  st, into(id), into(flow), into(op), into(key), into(reason), into(request), into(response),
-      into(attempts), into(deadAt);
-  st.execute();
+std::vector<DeadLetter> deadLettersFrom(const SqlRows& r) {
   std::vector<DeadLetter> out;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    out.push_back(DeadLetter{id[i], flow[i], op[i], key[i], reason[i], parse(request[i]),
-                             parse(response[i]), attempts[i], deadAt[i]});
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    out.push_back(DeadLetter{r.i64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4),
+                             parse(r.text(i, 5)), parse(r.text(i, 6)), r.i32(i, 7),
+                             r.i64(i, 8)});
   }
   return out;
 }
 }  // namespace
 
 std::optional<DeadLetter> SqlStore::loadDeadLetter(Session& s, EventId eventId) {
-  Statement st(s);
-  st << std::string(kDeadLetterSelect) + " WHERE d.event_id = $1", bind(static_cast<I64>(eventId));
-  auto rows = loadDeadLetters(st);
+  auto rows =
+      deadLettersFrom(exec(s, std::string(kDeadLetterSelect) + " WHERE d.event_id = $1", {eventId}));
   if (rows.empty()) {
     return std::nullopt;
   }
@@ -831,10 +805,9 @@ std::optional<DeadLetter> SqlStore::loadDeadLetter(Session& s, EventId eventId) 
 
 std::vector<DeadLetter> SqlStore::listDeadLetters(int limit, EventId afterId) {
   return transact("list dead letters", Tx::Read, [&](Session& s) {
-    Statement st(s);
-    st << std::string(kDeadLetterSelect) + " WHERE d.event_id > $1 ORDER BY d.event_id LIMIT $2",
-        bind(static_cast<I64>(afterId)), bind(static_cast<I64>(std::max(limit, 1)));
-    return loadDeadLetters(st);
+    return deadLettersFrom(
+        exec(s, std::string(kDeadLetterSelect) + " WHERE d.event_id > $1 ORDER BY d.event_id LIMIT $2",
+             {afterId, std::max(limit, 1)}));
   });
 }
 
@@ -845,29 +818,26 @@ std::optional<DeadLetter> SqlStore::getDeadLetter(EventId eventId) {
 
 void SqlStore::replayDeadLetter(EventId eventId) {
   transact("replay dead letter", Tx::Write, [&](Session& s) {
-    Statement del(s);
-    del << "DELETE FROM dead_letters WHERE event_id = $1", bind(static_cast<I64>(eventId));
-    if (del.execute() == 0) {
+    if (exec(s, "DELETE FROM dead_letters WHERE event_id = $1", {eventId}).changed() == 0) {
       throw StoreError(ErrorKind::NotFound, "replay: there is no dead letter for event " +
                                                 std::to_string(eventId) +
                                                 " (hint: `ferry dlq list` shows them)");
     }
-    s << "UPDATE inbox SET status = 'queued', attempts = 0, available_at = $1, lease_owner = '',"
+    exec(s,
+         "UPDATE inbox SET status = 'queued', attempts = 0, available_at = $1, lease_owner = '',"
          " lease_until = 0, finished_at = 0 WHERE id = $2",
-        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), now;
+         {nowUs(), eventId});
   });
 }
 
 void SqlStore::discardDeadLetter(EventId eventId) {
   transact("discard dead letter", Tx::Write, [&](Session& s) {
-    Statement del(s);
-    del << "DELETE FROM dead_letters WHERE event_id = $1", bind(static_cast<I64>(eventId));
-    if (del.execute() == 0) {
+    if (exec(s, "DELETE FROM dead_letters WHERE event_id = $1", {eventId}).changed() == 0) {
       throw StoreError(ErrorKind::NotFound,
                        "discard: there is no dead letter for event " + std::to_string(eventId));
     }
-    s << "UPDATE inbox SET status = 'discarded', finished_at = $1 WHERE id = $2",
-        bind(static_cast<I64>(nowUs())), bind(static_cast<I64>(eventId)), now;
+    exec(s, "UPDATE inbox SET status = 'discarded', finished_at = $1 WHERE id = $2",
+         {nowUs(), eventId});
   });
 }
 
@@ -876,16 +846,16 @@ void SqlStore::discardDeadLetter(EventId eventId) {
 RunId SqlStore::beginRun(const RunStart& r) {
   require(!r.flowId.empty(), "begin run: the flow id is empty");
   return transact("begin run", Tx::Write, [&](Session& s) {
-    std::vector<I64> id;
-    s << "INSERT INTO runs (event_id, flow_id, flow_version, flow_hash, worker_id, attempt, status,"
-         " started_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) RETURNING id",
-        bind(static_cast<I64>(r.eventId)), bind(r.flowId), bind(r.flowVersion), bind(r.flowHash),
-        bind(r.workerId), bind(r.attempt),
-        bind(static_cast<I64>(r.startedAt != 0 ? r.startedAt : nowUs())), into(id), now;
+    const SqlRows id =
+        exec(s,
+             "INSERT INTO runs (event_id, flow_id, flow_version, flow_hash, worker_id, attempt,"
+             " status, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) RETURNING id",
+             {r.eventId, r.flowId, r.flowVersion, r.flowHash, r.workerId, r.attempt,
+              r.startedAt != 0 ? r.startedAt : nowUs()});
     if (id.empty()) {
       throw StoreError(ErrorKind::Internal, "begin run: the insert returned no id");
     }
-    return id.front();
+    return id.i64(0, 0);
   });
 }
 
@@ -895,17 +865,16 @@ void SqlStore::recordStep(RunId run, const StepRecord& step) {
 
 void SqlStore::recordStepIn(Session& s, RunId run, const StepRecord& step) {
   require(!step.stepId.empty(), "record step: the step id is empty");
-  s << "INSERT INTO run_steps (run_id, step_id, seq, status, attempts, started_at, finished_at,"
+  exec(s,
+       "INSERT INTO run_steps (run_id, step_id, seq, status, attempts, started_at, finished_at,"
        " request, response, error) VALUES ($1, $2,"
        " (SELECT COUNT(*) FROM run_steps WHERE run_id = $3), $4, $5, $6, $7, $8, $9, $10)"
        " ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status,"
        " attempts = excluded.attempts, started_at = excluded.started_at,"
        " finished_at = excluded.finished_at, request = excluded.request,"
        " response = excluded.response, error = excluded.error",
-      bind(static_cast<I64>(run)), bind(step.stepId), bind(static_cast<I64>(run)),
-      bind(step.status), bind(step.attempts), bind(static_cast<I64>(step.startedAt)),
-      bind(static_cast<I64>(step.finishedAt)), bind(dump(step.request)),
-      bind(dump(step.response)), bind(step.error), now;
+       {run, step.stepId, run, step.status, step.attempts, step.startedAt, step.finishedAt,
+        dump(step.request), dump(step.response), step.error});
 }
 
 void SqlStore::finishRun(RunId run, const std::string& status, const std::string& error,
@@ -916,11 +885,9 @@ void SqlStore::finishRun(RunId run, const std::string& status, const std::string
 
 void SqlStore::finishRunIn(Session& s, RunId run, const std::string& status,
                            const std::string& error, TimeUs finishedAt) {
-  Statement st(s);
-  st << "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4", bind(status),
-      bind(error), bind(static_cast<I64>(finishedAt != 0 ? finishedAt : nowUs())),
-      bind(static_cast<I64>(run));
-  if (st.execute() == 0) {
+  if (exec(s, "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
+           {status, error, finishedAt != 0 ? finishedAt : nowUs(), run})
+          .changed() == 0) {
     throw StoreError(ErrorKind::NotFound,
                      "finish run: run " + std::to_string(run) + " does not exist");
   }
@@ -952,27 +919,12 @@ void SqlStore::finishEvent(RunId run, const Lease& lease, const std::string& sta
 }
 
 namespace {
-std::vector<Run> loadRuns(Statement& st) {
-  std::vector<I64> id, event, started, finished;
-  std::vector<std::string> flow, version, hash, worker, status, error;
-  std::vector<int> attempt;
-  st, into(id), into(event), into(flow), into(version), into(hash), into(worker), into(attempt),
-      into(status), into(error), into(started), into(finished);
-  st.execute();
+std::vector<Run> runsFrom(const SqlRows& r) {
   std::vector<Run> out;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    out.push_back(Run{id[i],
-                      event[i],
-                      flow[i],
-                      version[i],
-                      hash[i],
-                      worker[i],
-                      attempt[i],
-                      status[i],
-                      error[i],
-                      started[i],
-                      finished[i],
-                      {}});
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    out.push_back(Run{r.i64(i, 0), r.i64(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4),
+                      r.text(i, 5), r.i32(i, 6), r.text(i, 7), r.text(i, 8), r.i64(i, 9),
+                      r.i64(i, 10), {}});
   }
   return out;
 }
@@ -983,23 +935,20 @@ constexpr const char* kRunSelect =
 
 std::optional<Run> SqlStore::getRun(RunId run) {
   return transact("get run", Tx::Read, [&](Session& s) -> std::optional<Run> {
-    Statement st(s);
-    st << std::string(kRunSelect) + " WHERE id = $1", bind(static_cast<I64>(run));
-    auto runs = loadRuns(st);
+    auto runs = runsFrom(exec(s, std::string(kRunSelect) + " WHERE id = $1", {run}));
     if (runs.empty()) {
       return std::nullopt;
     }
     Run r = std::move(runs.front());
-    std::vector<std::string> step, status, request, response, error;
-    std::vector<int> attempts;
-    std::vector<I64> started, finished;
-    s << "SELECT step_id, status, attempts, started_at, finished_at, request, response, error"
-         " FROM run_steps WHERE run_id = $1 ORDER BY seq, step_id",
-        bind(static_cast<I64>(run)), into(step), into(status), into(attempts), into(started),
-        into(finished), into(request), into(response), into(error), now;
-    for (std::size_t i = 0; i < step.size(); ++i) {
-      r.steps.push_back(StepRecord{step[i], status[i], attempts[i], started[i], finished[i],
-                                   parse(request[i]), parse(response[i]), error[i]});
+    const SqlRows steps =
+        exec(s,
+             "SELECT step_id, status, attempts, started_at, finished_at, request, response, error"
+             " FROM run_steps WHERE run_id = $1 ORDER BY seq, step_id",
+             {run});
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      r.steps.push_back(StepRecord{steps.text(i, 0), steps.text(i, 1), steps.i32(i, 2),
+                                   steps.i64(i, 3), steps.i64(i, 4), parse(steps.text(i, 5)),
+                                   parse(steps.text(i, 6)), steps.text(i, 7)});
     }
     return r;
   });
@@ -1007,34 +956,26 @@ std::optional<Run> SqlStore::getRun(RunId run) {
 
 std::vector<Run> SqlStore::listRuns(const RunFilter& f) {
   return transact("list runs", Tx::Read, [&](Session& s) {
-    Statement st(s);
     std::string sql = std::string(kRunSelect) + " WHERE 1 = 1";
-    int n = 0;
-    auto next = [&] { return "$" + std::to_string(++n); };
-    std::vector<Poco::Data::AbstractBinding::Ptr> binds;
+    std::vector<SqlParam> params;
+    auto next = [&](SqlParam value) {
+      params.push_back(value);
+      return "$" + std::to_string(params.size());
+    };
     if (!f.flowId.empty()) {
-      sql += " AND flow_id = " + next();
-      binds.push_back(bind(f.flowId));
+      sql += " AND flow_id = " + next(f.flowId);
     }
     if (f.eventId != 0) {
-      sql += " AND event_id = " + next();
-      binds.push_back(bind(static_cast<I64>(f.eventId)));
+      sql += " AND event_id = " + next(f.eventId);
     }
     if (!f.status.empty()) {
-      sql += " AND status = " + next();
-      binds.push_back(bind(f.status));
+      sql += " AND status = " + next(f.status);
     }
     if (f.beforeId != 0) {
-      sql += " AND id < " + next();
-      binds.push_back(bind(static_cast<I64>(f.beforeId)));
+      sql += " AND id < " + next(f.beforeId);
     }
-    sql += " ORDER BY id DESC LIMIT " + next();
-    binds.push_back(bind(static_cast<I64>(std::max(f.limit, 1))));
-    st << sql;
-    for (auto& b : binds) {
-      st, b;
-    }
-    return loadRuns(st);
+    sql += " ORDER BY id DESC LIMIT " + next(std::max(f.limit, 1));
+    return runsFrom(execute(s, sql, params));
   });
 }
 
@@ -1044,13 +985,13 @@ std::optional<std::string> SqlStore::stateGet(const std::string& plugin,
                                               const std::string& connection,
                                               const std::string& key) {
   return transact("state get", Tx::Read, [&](Session& s) -> std::optional<std::string> {
-    std::vector<std::string> value;
-    s << "SELECT state_value FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
-        bind(plugin), bind(connection), bind(key), into(value), now;
+    const SqlRows value = exec(
+        s, "SELECT state_value FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
+        {plugin, connection, key});
     if (value.empty()) {
       return std::nullopt;
     }
-    return value.front();
+    return value.text(0, 0);
   });
 }
 
@@ -1062,18 +1003,18 @@ void SqlStore::statePut(const std::string& plugin, const std::string& connection
 
 void SqlStore::statePutIn(Session& s, const std::string& plugin, const std::string& connection,
                           const std::string& key, const std::string& value) {
-  s << "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
+  exec(s,
+       "INSERT INTO plugin_state (plugin, conn, state_key, state_value, updated_at)"
        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plugin, conn, state_key) DO UPDATE SET"
        " state_value = excluded.state_value, updated_at = excluded.updated_at",
-      bind(plugin), bind(connection), bind(key), bind(value), bind(static_cast<I64>(nowUs())),
-      now;
+       {plugin, connection, key, value, nowUs()});
 }
 
 void SqlStore::stateErase(const std::string& plugin, const std::string& connection,
                           const std::string& key) {
   transact("state erase", Tx::Write, [&](Session& s) {
-    s << "DELETE FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
-        bind(plugin), bind(connection), bind(key), now;
+    exec(s, "DELETE FROM plugin_state WHERE plugin = $1 AND conn = $2 AND state_key = $3",
+         {plugin, connection, key});
   });
 }
 

@@ -7,7 +7,9 @@
 // mapping.
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -15,6 +17,7 @@
 
 #include <Poco/Data/Session.h>
 
+#include "store/sql_exec.hpp"
 #include "store/store.hpp"
 
 namespace ferry::core::store {
@@ -120,6 +123,15 @@ class SqlStore : public Store {
   // body must not keep state across calls.
   virtual void run(const char* op, Tx tx,
                    const std::function<void(Poco::Data::Session&)>& body) = 0;
+  // Runs one statement of a body on the body's session, straight on the engine's C API
+  // (sql_exec.hpp). Throws what Poco would have thrown for the same failure, so run()'s error
+  // mapping and retries see no difference.
+  SqlRows exec(Poco::Data::Session& session, std::string_view sql,
+               std::initializer_list<SqlParam> params = {}) {
+    return execute(session, sql, std::span<const SqlParam>(params.begin(), params.size()));
+  }
+  virtual SqlRows execute(Poco::Data::Session& session, std::string_view sql,
+                          std::span<const SqlParam> params) = 0;
   // " FOR UPDATE" where the engine has row locks, else "" (SQLite: the write lock covers all).
   virtual std::string forUpdate() const = 0;
   // " FOR UPDATE OF e SKIP LOCKED" for the claim query, else "".

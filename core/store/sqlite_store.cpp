@@ -9,9 +9,14 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <variant>
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/SQLite/Utility.h>
+#include <sqlite3.h>
 
 namespace ferry::core::store {
 
@@ -47,6 +52,58 @@ struct SqliteStore::Batch {
   bool failed = false;  // COMMIT failed or the transaction was rolled back: nothing was stored
   ErrorKind kind = ErrorKind::Internal;
   std::string reason;
+};
+
+class SqliteStore::Statements {
+ public:
+  explicit Statements(sqlite3* db) : db_(db) {}
+  Statements(const Statements&) = delete;
+  Statements& operator=(const Statements&) = delete;
+  ~Statements() { clear(); }
+
+  sqlite3* db() const { return db_; }
+
+  // The prepared statement for `sql`, compiled on first use. Throws Poco's SQLite exception for
+  // the error, as a Poco statement would.
+  sqlite3_stmt* get(std::string_view sql) {
+    if (auto it = cache_.find(sql); it != cache_.end()) {
+      return it->second;
+    }
+    if (cache_.size() >= kMaxStatements) {
+      clear();  // only built SQL (runs filters) grows the set; start over rather than grow
+    }
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK) {
+      Poco::Data::SQLite::Utility::throwException(db_, rc & 0xff, std::string(sql));
+    }
+    const std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
+    if (stmt == nullptr || rest.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+      sqlite3_finalize(stmt);
+      throw StoreError(ErrorKind::Internal,
+                       "SQLite store: one statement per call, not: " + std::string(sql));
+    }
+    cache_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+ private:
+  static constexpr std::size_t kMaxStatements = 256;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void clear() {
+    for (auto& [sql, stmt] : cache_) {
+      sqlite3_finalize(stmt);
+    }
+    cache_.clear();
+  }
+
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> cache_;
 };
 
 namespace {
@@ -153,8 +210,11 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
       *session_ << "PRAGMA journal_mode = WAL", into(mode), now;
       // FULL: a committed enqueue survives a power cut, which a 2xx to the webhook promises.
       *session_ << "PRAGMA synchronous = FULL", now;
+      writeStatements_ = std::make_unique<Statements>(
+          Poco::Data::SQLite::Utility::dbHandle(*session_));
       break;
     } catch (const Poco::Data::SQLite::DBLockedException&) {
+      writeStatements_.reset();
       session_.reset();
       if (std::chrono::steady_clock::now() >= deadline) {
         rethrowMapped(path, "open");
@@ -178,7 +238,108 @@ SqliteStore::SqliteStore(const std::string& path, Options options)
   openReader();
 }
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  // Before the connections close: SQLite keeps a connection with live statements open.
+  writeStatements_.reset();
+  readStatements_.reset();
+}
+
+SqlRows SqliteStore::execute(Session& session, std::string_view sql,
+                             std::span<const SqlParam> params) {
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(session);
+  Statements* statements = nullptr;
+  for (Statements* candidate : {writeStatements_.get(), readStatements_.get()}) {
+    if (candidate != nullptr && candidate->db() == db) {
+      statements = candidate;
+    }
+  }
+  if (statements == nullptr) {
+    throw StoreError(ErrorKind::Internal, "SQLite store '" + path_ + "': an unknown connection");
+  }
+  sqlite3_stmt* stmt = statements->get(sql);
+  // Reset whatever happens: a statement left stepping would hold its read transaction open.
+  struct Reset {
+    sqlite3_stmt* stmt;
+    ~Reset() {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    }
+  } reset{stmt};
+  if (sqlite3_bind_parameter_count(stmt) != static_cast<int>(params.size())) {
+    throw StoreError(ErrorKind::Internal,
+                     "SQLite store: " + std::to_string(params.size()) + " values for " +
+                         std::to_string(sqlite3_bind_parameter_count(stmt)) +
+                         " placeholders in: " + std::string(sql));
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const std::string name = "$" + std::to_string(i + 1);
+    const int index = sqlite3_bind_parameter_index(stmt, name.c_str());
+    if (index == 0) {
+      throw StoreError(ErrorKind::Internal,
+                       "SQLite store: no placeholder " + name + " in: " + std::string(sql));
+    }
+    const int rc = std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::int64_t>) {
+            return sqlite3_bind_int64(stmt, index, v);
+          } else if constexpr (std::is_same_v<T, std::string_view>) {
+            // (A view without data is "", not NULL.)
+            return sqlite3_bind_text64(stmt, index, v.data() != nullptr ? v.data() : "", v.size(),
+                                       SQLITE_STATIC, SQLITE_UTF8);
+          } else if constexpr (std::is_same_v<T, Bytes>) {
+            return v.data.empty() ? sqlite3_bind_zeroblob(stmt, index, 0)
+                                  : sqlite3_bind_blob64(stmt, index, v.data.data(), v.data.size(),
+                                                        SQLITE_STATIC);
+          } else {
+            return sqlite3_bind_null(stmt, index);
+          }
+        },
+        params[i]);
+    if (rc != SQLITE_OK) {
+      Poco::Data::SQLite::Utility::throwException(db, rc & 0xff, std::string(sql));
+    }
+  }
+  const int columns = sqlite3_column_count(stmt);
+  std::vector<std::optional<std::string>> cells;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      break;
+    }
+    if (rc != SQLITE_ROW) {
+      Poco::Data::SQLite::Utility::throwException(db, rc & 0xff, std::string(sql));
+    }
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_NULL:
+          cells.emplace_back(std::nullopt);
+          break;
+        case SQLITE_INTEGER:
+          cells.emplace_back(std::to_string(sqlite3_column_int64(stmt, c)));
+          break;
+        case SQLITE_BLOB: {
+          const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+          cells.emplace_back(std::string(bytes != nullptr ? bytes : "",
+                                         static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+          break;
+        }
+        default: {
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          cells.emplace_back(std::string(text != nullptr ? text : "",
+                                         static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+        }
+      }
+    }
+  }
+  // (sqlite3_changes counts the last INSERT, UPDATE or DELETE: not this statement's if it read.)
+  SqlRows out(static_cast<std::size_t>(columns),
+              sqlite3_stmt_readonly(stmt) != 0 ? 0 : sqlite3_changes64(db));
+  for (auto& cell : cells) {
+    out.push(std::move(cell));
+  }
+  return out;
+}
 
 void SqliteStore::openReader() {
   const auto deadline = std::chrono::steady_clock::now() + options_.busyTimeout;
@@ -189,6 +350,8 @@ void SqliteStore::openReader() {
       *reader << "PRAGMA busy_timeout = " + std::to_string(options_.busyTimeout.count()),
           into(timeout), now;
       *reader << "PRAGMA query_only = 1", now;
+      readStatements_ = std::make_unique<Statements>(
+          Poco::Data::SQLite::Utility::dbHandle(*reader));
       readSession_ = std::move(reader);
       return;
     } catch (const Poco::Data::SQLite::DBLockedException&) {

@@ -23,6 +23,8 @@
 // write call returns only once committed, so a read that starts after it sees its changes.
 // Until that connection is open (migrations), reads run on the write connection between
 // batches (a waiting reader then ends the open batch).
+// Statements run on sqlite3 directly (sql_exec.hpp), each connection keeping its prepared
+// statements by SQL text: an event's statements are compiled once per process, not per call.
 
 #include <condition_variable>
 #include <memory>
@@ -51,6 +53,8 @@ class SqliteStore : public SqlStore {
 
  protected:
   void run(const char* op, Tx tx, const std::function<void(Poco::Data::Session&)>& body) override;
+  SqlRows execute(Poco::Data::Session& session, std::string_view sql,
+                  std::span<const SqlParam> params) override;
   std::string forUpdate() const override { return ""; }
   std::string skipLocked() const override { return ""; }
   void lockRecordKey(Poco::Data::Session&, const std::string&) override {}
@@ -68,6 +72,9 @@ class SqliteStore : public SqlStore {
   // the batch's waiting members. Called without mutex_ held, by the thread using the connection.
   void endBatch(const std::shared_ptr<Batch>& batch, bool poisoned, const StoreError* cause);
 
+  // The prepared statements of one connection, used by whoever holds that connection.
+  class Statements;
+
   std::string path_;
   std::mutex mutex_;  // guards the fields below (not the connection: busy_ does)
   std::condition_variable cv_;
@@ -79,6 +86,9 @@ class SqliteStore : public SqlStore {
   std::unique_ptr<Poco::Data::Session> session_;
   std::mutex readMutex_;  // one read at a time on readSession_
   std::unique_ptr<Poco::Data::Session> readSession_;  // query-only; opened after migrations
+  // Declared after the sessions: finalized before their connections close.
+  std::unique_ptr<Statements> writeStatements_;
+  std::unique_ptr<Statements> readStatements_;
 };
 
 }  // namespace ferry::core::store
