@@ -718,6 +718,29 @@ bool Engine::processOne(const std::string& workerId) {
     metrics_.counter("ferry_events_coalesced_total", "Queued events merged into a newer one.")
         .add(static_cast<double>(event.coalesced.size()));
   }
+  if (event.interruptions >= config_.maxInterruptions) {
+    // Its runs keep ending with their worker (a crash, a kill, a lease lost mid-run): set it
+    // aside before it takes this worker down too. Its journal keeps what it did; a replay runs
+    // it again from there.
+    const std::string reason =
+        "interrupted: " + std::to_string(event.interruptions) +
+        " runs of this event ended without an outcome (a worker crashed, was killed or lost its "
+        "lease during each); set aside so that it cannot take down more workers (limits."
+        "max_interruptions is " + std::to_string(config_.maxInterruptions) +
+        "). Hint: read the workers' logs around its runs (`ferry runs list --flow " + event.flowId +
+        "`), then `ferry dlq replay " + std::to_string(event.id) + "`";
+    log::write(sdk::LogLevel::Error, "An event was set aside: its runs keep being interrupted.",
+               {{"event", event.id},
+                {"flow", event.flowId},
+                {"record", event.recordKey},
+                {"interruptions", event.interruptions},
+                {"max_interruptions", config_.maxInterruptions}});
+    metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
+                     {{"flow", event.flowId}})
+        .add();
+    store_.deadLetter(c.lease, reason, Json(), Json());
+    return true;
+  }
   const auto flows = flowSet();  // the flows this event runs with, even if a reload comes
   auto flowIt = flows->byId.find(event.flowId);
   if (flowIt == flows->byId.end()) {

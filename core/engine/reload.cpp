@@ -101,6 +101,9 @@ Engine::Reloaded Engine::reload() {
       !(fresh->retry == config_.retry)) {
     ignored.push_back("limits.lease_seconds/poll_interval_seconds/retry");
   }
+  if (fresh->maxInterruptions != config_.maxInterruptions) {
+    ignored.push_back("limits.max_interruptions");
+  }
   if (fresh->pluginDirs != config_.pluginDirs) {
     ignored.push_back("plugins");
   }

@@ -173,9 +173,11 @@ std::optional<RuntimeConfig> parseRuntimeConfig(std::string_view text, const fs:
       p.error(limits, "`limits:` must be a mapping", "write `limits: {workers: 4}`");
     } else {
       p.keys(limits, "limits",
-             {"workers", "store_connections", "lease_seconds", "poll_interval_seconds", "retry"});
+             {"workers", "store_connections", "lease_seconds", "poll_interval_seconds",
+              "max_interruptions", "retry"});
       p.number(limits, "workers", cfg.workers, 1, 256);
       p.number(limits, "store_connections", cfg.storeConnections, 1, 256);
+      p.number(limits, "max_interruptions", cfg.maxInterruptions, 1, 1000);
       long lease = cfg.lease.count();
       p.number(limits, "lease_seconds", lease, 5L, 3600L);
       cfg.lease = std::chrono::seconds(lease);

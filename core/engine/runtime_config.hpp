@@ -39,6 +39,9 @@ struct RuntimeConfig {
   int workers = 4;
   int storeConnections = 8;  // limits.store_connections: PostgreSQL pool size (SQLite: unused)
   std::chrono::seconds lease{60};
+  // limits.max_interruptions: an event whose runs ended this many times without an outcome (its
+  // worker died or lost the lease) is dead-lettered at its next claim instead of run again.
+  int maxInterruptions = 5;
   std::chrono::seconds pollInterval{30};
   RetryPolicy retry;
 

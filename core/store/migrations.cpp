@@ -135,6 +135,13 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX inbox_open_status ON inbox (status, received_at)"
            " WHERE status IN ('queued', 'running')",
        }},
+      {5,
+       "interruptions: the runs of an event a dead worker or a lost lease left unfinished",
+       {
+           // Counted apart from attempts so that an event crashing its worker every time is set
+           // aside after limits.max_interruptions (the engine's check after a claim).
+           "ALTER TABLE inbox ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0",
+       }},
   };
   return all;
 }

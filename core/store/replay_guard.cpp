@@ -119,8 +119,8 @@ ReplayResult SqlStore::replayDeadLetterGuarded(EventId eventId, const ReplayOpti
       countReplay(s, kSupersededKey, t);
       return result;
     }
-    s << "UPDATE inbox SET status = 'queued', attempts = 0, available_at = $1, lease_owner = '',"
-         " lease_until = 0, finished_at = 0 WHERE id = $2",
+    s << "UPDATE inbox SET status = 'queued', attempts = 0, interruptions = 0, available_at = $1,"
+         " lease_owner = '', lease_until = 0, finished_at = 0 WHERE id = $2",
         bind(t), bind(id), now;
     result.queued = true;
     if (result.newerEventId != 0) {

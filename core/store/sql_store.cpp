@@ -53,7 +53,8 @@ void validate(const NewEvent& e) {
 
 constexpr const char* kEventColumns =
     "id, source, source_event_id, flow_id, trigger_op, record_key, payload, raw_body, "
-    "received_at, available_at, attempts, status, lease_owner, lease_until, last_error";
+    "received_at, available_at, attempts, status, lease_owner, lease_until, last_error, "
+    "interruptions";
 
 constexpr const char* kJournalColumns =
     "event_id, step_id, idempotency_key, status, attempts, request, output, response, started_at, "
@@ -268,6 +269,7 @@ std::optional<Event> SqlStore::loadEvent(Session& s, EventId id) {
   e.leaseOwner = r.text(0, 12);
   e.leaseUntil = r.i64(0, 13);
   e.lastError = r.text(0, 14);
+  e.interruptions = r.i32(0, 15);
   return e;
 }
 
@@ -343,7 +345,10 @@ std::vector<Claimed> SqlStore::claim(const std::string& workerId, const ClaimOpt
       }
       exec(s,
            "UPDATE inbox SET status = 'running', lease_owner = $1, lease_until = $2,"
-           " attempts = attempts + 1 WHERE id = $3",
+           " attempts = attempts + 1,"
+           // a running event is claimed only when its lease expired: a takeover
+           " interruptions = interruptions + CASE WHEN status = 'running' THEN 1 ELSE 0 END"
+           " WHERE id = $3",
            {workerId, until, id});
       auto event = loadEvent(s, id);
       if (!event) {
@@ -451,7 +456,8 @@ std::int64_t SqlStore::releaseLeases(const std::string& ownerPrefix) {
     const std::int64_t released =
         exec(s,
              "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
-             " available_at = $1 WHERE status = 'running' AND substr(lease_owner, 1, $2) = $3",
+             " interruptions = interruptions + 1, available_at = $1"
+             " WHERE status = 'running' AND substr(lease_owner, 1, $2) = $3",
              {nowUs(), length, ownerPrefix})
             .changed();
     exec(s,
@@ -824,8 +830,8 @@ void SqlStore::replayDeadLetter(EventId eventId) {
                                                 " (hint: `ferry dlq list` shows them)");
     }
     exec(s,
-         "UPDATE inbox SET status = 'queued', attempts = 0, available_at = $1, lease_owner = '',"
-         " lease_until = 0, finished_at = 0 WHERE id = $2",
+         "UPDATE inbox SET status = 'queued', attempts = 0, interruptions = 0, available_at = $1,"
+         " lease_owner = '', lease_until = 0, finished_at = 0 WHERE id = $2",
          {nowUs(), eventId});
   });
 }

@@ -90,6 +90,9 @@ struct Event {
   TimeUs receivedAt = 0;
   TimeUs availableAt = 0;
   int attempts = 0;  // claims so far (this claim included for a claimed event)
+  // Runs of it left unfinished: taken over after its lease expired, or released by a restarted
+  // process (releaseLeases). Reset, like attempts, by a dead-letter replay.
+  int interruptions = 0;
   EventStatus status = EventStatus::Queued;
   std::string leaseOwner;  // worker id while Running
   TimeUs leaseUntil = 0;

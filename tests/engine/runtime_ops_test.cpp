@@ -353,6 +353,19 @@ TEST_F(RuntimeOpsTest, StoreConnectionsAreReadDefaultedAndBounded) {
       << flow::formatText(diagnostics);
 }
 
+TEST_F(RuntimeOpsTest, MaxInterruptionsIsReadDefaultedAndBounded) {
+  writeConfig({"updated"});
+  EXPECT_EQ(loadConfig().maxInterruptions, 5);
+  writeConfig({"updated"}, "limits: {max_interruptions: 2}\n");
+  EXPECT_EQ(loadConfig().maxInterruptions, 2);
+  writeConfig({"updated"}, "limits: {max_interruptions: 0}\n");
+  std::vector<flow::Diagnostic> diagnostics;
+  loadRuntimeConfig(dir_ / "ferry.yaml", diagnostics);
+  ASSERT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE(diagnostics[0].message.find("max_interruptions"), std::string::npos)
+      << flow::formatText(diagnostics);
+}
+
 // The config a reload hands back is the reading it swapped in: a caller acting on it (run_cmd's
 // alert rules) sees the flows and alerts of that one reading, even when the file has changed
 // again since. A refused reload hands back no config.

@@ -325,6 +325,42 @@ TEST_F(RuntimeTest, EventsQueuedBeforeARestartRunAfterIt) {
   EXPECT_EQ(messages_.messages()[0]["text"], "relayed: after restart");
 }
 
+// An event whose runs keep ending with their worker (it crashes it, say) is set aside after
+// limits.max_interruptions instead of taking down worker after worker: at its next claim it is
+// dead-lettered, not run. A replay runs it again with a fresh count.
+TEST_F(RuntimeTest, AnEventInterruptedTooOftenIsSetAsideNotRunAgain) {
+  config_.maxInterruptions = 2;
+  config_.workers = 1;
+  store::NewEvent ne;
+  ne.source = "test.webhook";
+  ne.sourceEventId = "crash1";
+  ne.flowId = "relay";
+  ne.triggerOp = "test.message.received";
+  ne.recordKey = "test:crash1";
+  ne.payload = {{"id", "crash1"}, {"text", "poison"}};
+  const auto id = store_->enqueue(ne).id;
+  // Two workers died running it: each claim's lease runs out unsettled.
+  store::ClaimOptions o;
+  o.limit = 1;
+  o.leaseDuration = 1000us;
+  for (const char* worker : {"gone-1/w0", "gone-2/w0"}) {
+    ASSERT_EQ(store_->claim(worker, o).size(), 1u) << worker;
+    std::this_thread::sleep_for(5ms);
+  }
+  startEngine();  // its claim is the second takeover: interruptions = 2
+  const auto dead = waitForDeadLetters();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].eventId, id);
+  EXPECT_EQ(dead[0].reason.rfind("interrupted: 2 runs", 0), 0u) << dead[0].reason;
+  EXPECT_NE(dead[0].reason.find("ferry dlq replay " + std::to_string(id)), std::string::npos)
+      << dead[0].reason;
+  EXPECT_TRUE(messages_.messages().empty());
+  store_->replayDeadLetter(id);
+  drain();
+  ASSERT_EQ(messages_.messages().size(), 1u);
+  EXPECT_EQ(messages_.messages()[0]["text"], "relayed: poison");
+}
+
 TEST_F(RuntimeTest, MetricsAreServed) {
   startEngine();
   ASSERT_EQ(post(R"({"id":"e9","text":"m"})").status, 200);

@@ -87,5 +87,45 @@ TEST_P(StoreTest, ReleasingOwnLeasesRequeuesThemAtOnceAndLeavesOthersAlone) {
   EXPECT_THROW(store->releaseLeases(""), StoreError);
 }
 
+// Interruptions count the runs an event lost with its worker: a takeover after the lease expired
+// and a release by the restarted process count one each; a retry does not. A dead-letter replay
+// (plain or guarded) starts the count again, as it does the attempts.
+TEST_P(StoreTest, InterruptionsCountTakeoversAndReleasesAndAReplayResetsThem) {
+  constexpr TimeUs kSecond = 1'000'000;
+  auto store = open();
+  const auto id = store->enqueue(event("i1", "KI")).id;
+  auto first = store->claim("host-1/w0", oneWithLease(10s));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].event.interruptions, 0);
+  store->retryLater(first[0].lease, clock_, "503");
+  auto second = store->claim("host-1/w0", oneWithLease(10s));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].event.interruptions, 0);  // a retry is not an interruption
+  clock_ += 11 * kSecond;  // host-1 died: its lease expires, host-2 takes the event over
+  auto third = store->claim("host-2/w0", oneWithLease(10s));
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].event.interruptions, 1);
+  EXPECT_EQ(store->releaseLeases("host-2/"), 1);  // host-2 died too and was restarted
+  EXPECT_EQ(store->getEvent(id)->interruptions, 2);
+  auto fourth = store->claim("host-3/w0", oneWithLease(10s));
+  ASSERT_EQ(fourth.size(), 1u);
+  EXPECT_EQ(fourth[0].event.interruptions, 2);
+  EXPECT_EQ(fourth[0].event.attempts, 4);
+  store->deadLetter(fourth[0].lease, "interrupted: 2 runs", Json(), Json());
+  store->replayDeadLetter(id);
+  EXPECT_EQ(store->getEvent(id)->interruptions, 0);
+  EXPECT_EQ(store->getEvent(id)->attempts, 0);
+
+  auto fifth = store->claim("host-3/w0", oneWithLease(10s));
+  ASSERT_EQ(fifth.size(), 1u);
+  clock_ += 11 * kSecond;
+  auto sixth = store->claim("host-4/w0", oneWithLease(10s));
+  ASSERT_EQ(sixth.size(), 1u);
+  EXPECT_EQ(sixth[0].event.interruptions, 1);
+  store->deadLetter(sixth[0].lease, "interrupted: 1 run", Json(), Json());
+  EXPECT_TRUE(store->replayDeadLetterGuarded(id, ReplayOptions{}).queued);
+  EXPECT_EQ(store->getEvent(id)->interruptions, 0);
+}
+
 }  // namespace
 }  // namespace ferry::core::store::testing
