@@ -690,7 +690,7 @@ class Bench {
     // window was spent in full while calls waited; unlike budget_use it does not count the last,
     // partly needed window against the budget (1,208 calls can show at most 92.9% there).
     const double startSpanS = static_cast<double>(lastStart - first) / 1e6;
-    const double leastS = 10.0 * std::floor(std::max(0, callSteps - 1) / 100.0);
+    const double leastS = 10.0 * std::floor(std::max(0.0, requests - 1) / 100.0);
     const double pace = startSpanS > 0 ? std::min(1.0, leastS / startSpanS) : 0;
     Json r = {{"contacts", o_.contacts},
               {"changes", o_.changes},
