@@ -147,6 +147,18 @@ steps:
     return store_->listDeadLetters();
   }
 
+  // Queues an event of the relay flow as its webhook would (while no engine takes deliveries).
+  store::EventId enqueueRelayed(const std::string& id, const std::string& text) {
+    store::NewEvent ne;
+    ne.source = "test.webhook";
+    ne.sourceEventId = id;
+    ne.flowId = "relay";
+    ne.triggerOp = "test.message.received";
+    ne.recordKey = "test:" + id;
+    ne.payload = {{"id", id}, {"text", text}};
+    return store_->enqueue(ne).id;
+  }
+
   // Waits (bounded) until the queue is empty.
   void drain() {
     for (int i = 0; i < 300; ++i) {
@@ -311,14 +323,7 @@ TEST_F(RuntimeTest, EventsQueuedBeforeARestartRunAfterIt) {
   engine_->stop();
   engine_.reset();
   // A fresh engine on the same store file, as after a crash.
-  store::NewEvent ne;
-  ne.source = "test.webhook";
-  ne.sourceEventId = "r1";
-  ne.flowId = "relay";
-  ne.triggerOp = "test.message.received";
-  ne.recordKey = "test:r1";
-  ne.payload = {{"id", "r1"}, {"text", "after restart"}};
-  store_->enqueue(ne);
+  enqueueRelayed("r1", "after restart");
   startEngine();
   drain();
   ASSERT_EQ(messages_.messages().size(), 1u);
@@ -331,14 +336,7 @@ TEST_F(RuntimeTest, EventsQueuedBeforeARestartRunAfterIt) {
 TEST_F(RuntimeTest, AnEventInterruptedTooOftenIsSetAsideNotRunAgain) {
   config_.maxInterruptions = 2;
   config_.workers = 1;
-  store::NewEvent ne;
-  ne.source = "test.webhook";
-  ne.sourceEventId = "crash1";
-  ne.flowId = "relay";
-  ne.triggerOp = "test.message.received";
-  ne.recordKey = "test:crash1";
-  ne.payload = {{"id", "crash1"}, {"text", "poison"}};
-  const auto id = store_->enqueue(ne).id;
+  const auto id = enqueueRelayed("crash1", "poison");
   // Two workers died running it: each claim's lease runs out unsettled.
   store::ClaimOptions o;
   o.limit = 1;
