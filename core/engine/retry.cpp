@@ -25,6 +25,11 @@ RetryDecision decideRetry(const RetryPolicy& policy, int attempt, sdk::ErrorKind
   // retrying immediately.
   std::uniform_real_distribution<double> jitter(ceiling / 2, ceiling);
   auto delay = std::chrono::milliseconds(static_cast<long>(jitter(rng)));
+  // Whatever a plugin reports: a negative wait is none, and no upstream wait exceeds
+  // sdk::kMaxUpstreamWait (the caller adds the delay to a clock, which a huge one overflows).
+  if (retryAfter) {
+    retryAfter = std::clamp(*retryAfter, std::chrono::milliseconds(0), sdk::kMaxUpstreamWait);
+  }
   if (retryAfter && *retryAfter > delay) {
     delay = *retryAfter;
   }

@@ -45,6 +45,19 @@ TEST(Retry, TheUpstreamWaitIsAFloor) {
   EXPECT_EQ(d.delay, 9000ms);
 }
 
+// The engine bounds what any plugin reports (ours parse with sdk::upstreamWait; a third-party
+// one may hand over anything): at most sdk::kMaxUpstreamWait, and a negative wait is none.
+TEST(Retry, AnUpstreamWaitIsBoundedWhateverThePluginSays) {
+  std::mt19937_64 rng(3);
+  auto d = decideRetry({}, 1, sdk::ErrorKind::RateLimited, std::chrono::milliseconds::max(), rng);
+  ASSERT_TRUE(d.retry);
+  EXPECT_EQ(d.delay, sdk::kMaxUpstreamWait);
+  d = decideRetry({}, 1, sdk::ErrorKind::RateLimited, -5000ms, rng);
+  ASSERT_TRUE(d.retry);
+  EXPECT_GE(d.delay, 250ms);  // the policy's own first backoff, [initial/2, initial]
+  EXPECT_LE(d.delay, 500ms);
+}
+
 TEST(Retry, TheCapHolds) {
   std::mt19937_64 rng(3);
   RetryPolicy p;
