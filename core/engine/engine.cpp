@@ -685,6 +685,14 @@ void Engine::runStep(const LoadedFlow& lf, const flow::Step& step, const store::
   store_.finishStep(done);
 }
 
+void Engine::deadLetter(const store::Lease& lease, const std::string& flowId,
+                        const std::string& reason, const Json& request, const Json& response) {
+  metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
+                   {{"flow", flowId}})
+      .add();
+  store_.deadLetter(lease, reason, request, response);
+}
+
 bool Engine::processOne(const std::string& workerId) {
   store::ClaimOptions options;
   options.limit = 1;
@@ -735,16 +743,13 @@ bool Engine::processOne(const std::string& workerId) {
                 {"record", event.recordKey},
                 {"interruptions", event.interruptions},
                 {"max_interruptions", config_.maxInterruptions}});
-    metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
-                     {{"flow", event.flowId}})
-        .add();
-    store_.deadLetter(c.lease, reason, Json(), Json());
+    deadLetter(c.lease, event.flowId, reason, Json(), Json());
     return true;
   }
   const auto flows = flowSet();  // the flows this event runs with, even if a reload comes
   auto flowIt = flows->byId.find(event.flowId);
   if (flowIt == flows->byId.end()) {
-    store_.deadLetter(c.lease, "flow '" + event.flowId + "' is not loaded", Json(), Json());
+    deadLetter(c.lease, event.flowId, "flow '" + event.flowId + "' is not loaded", Json(), Json());
     return true;
   }
   const LoadedFlow& lf = *flowIt->second;
@@ -859,11 +864,7 @@ bool Engine::processOne(const std::string& workerId) {
         return true;
       }
       store_.finishRun(run, "dead", reason);
-      // Counted before the settle, like ferry_events_done_total below.
-      metrics_.counter("ferry_events_dead_total", "Events moved to the dead-letter queue.",
-                       {{"flow", lf.flow.id}})
-          .add();
-      store_.deadLetter(c.lease, reason + " (" + decision.reason + ")", f.request, f.response);
+      deadLetter(c.lease, lf.flow.id, reason + " (" + decision.reason + ")", f.request, f.response);
       return true;
     }
   }

@@ -124,6 +124,10 @@ class Engine {
   void subscribeFlow(const LoadedFlow& flow);
   // Removes a webhook flow's registration (a reload dropped the flow); failures are logged.
   void unsubscribeFlow(const LoadedFlow& flow);
+  // Moves a claimed event to the dead-letter queue, counted in ferry_events_dead_total first
+  // (whoever sees it settled in the store sees it in /metrics).
+  void deadLetter(const store::Lease& lease, const std::string& flowId, const std::string& reason,
+                  const sdk::Json& request, const sdk::Json& response);
   void runStep(const LoadedFlow& lf, const flow::Step& step, const store::Claimed& claimed,
                store::RunId run, sdk::Json& outputs);
   void workerLoop(std::string workerId);

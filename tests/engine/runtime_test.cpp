@@ -147,6 +147,15 @@ steps:
     return store_->listDeadLetters();
   }
 
+  // The engine's /metrics text.
+  std::string metrics() {
+    sdk::HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/metrics";
+    const auto res = client_.send(req);
+    EXPECT_EQ(res.status, 200);
+    return res.body;
+  }
+
   // Queues an event of the relay flow as its webhook would (while no engine takes deliveries).
   store::EventId enqueueRelayed(const std::string& id, const std::string& text) {
     store::NewEvent ne;
@@ -353,6 +362,7 @@ TEST_F(RuntimeTest, AnEventInterruptedTooOftenIsSetAsideNotRunAgain) {
   EXPECT_NE(dead[0].reason.find("ferry dlq replay " + std::to_string(id)), std::string::npos)
       << dead[0].reason;
   EXPECT_TRUE(messages_.messages().empty());
+  EXPECT_NE(metrics().find("ferry_events_dead_total{flow=\"relay\"} 1"), std::string::npos);
   store_->replayDeadLetter(id);
   drain();
   ASSERT_EQ(messages_.messages().size(), 1u);
@@ -363,15 +373,11 @@ TEST_F(RuntimeTest, MetricsAreServed) {
   startEngine();
   ASSERT_EQ(post(R"({"id":"e9","text":"m"})").status, 200);
   drain();
-  sdk::HttpRequest req;
-  req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/metrics";
   // The engine counts an event done before the store settles it: once drained, it shows.
-  const auto res = client_.send(req);
-  ASSERT_EQ(res.status, 200);
-  EXPECT_NE(res.body.find("ferry_events_done_total{flow=\"relay\"} 1"), std::string::npos)
-      << res.body;
-  EXPECT_NE(res.body.find("ferry_queue_depth 0"), std::string::npos);
-  EXPECT_EQ(res.body.find("runtime-canary-token-5b1f"), std::string::npos);
+  const std::string body = metrics();
+  EXPECT_NE(body.find("ferry_events_done_total{flow=\"relay\"} 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("ferry_queue_depth 0"), std::string::npos);
+  EXPECT_EQ(body.find("runtime-canary-token-5b1f"), std::string::npos);
 }
 
 }  // namespace
