@@ -297,17 +297,20 @@ SqlRows PostgresStore::execute(Session& session, std::string_view sql,
   }
   const int rows = PQntuples(raw);
   const int columns = PQnfields(raw);
+  // Rows an INSERT, UPDATE or DELETE changed, RETURNING or not (PQcmdTuples also counts a
+  // SELECT's rows, which SQLite's count does not: left at 0 for reads on both engines).
   std::int64_t changed = 0;
-  if (status == PGRES_COMMAND_OK) {
+  if (std::string_view(PQcmdStatus(raw)).rfind("SELECT", 0) != 0) {
     const std::string_view count = PQcmdTuples(raw);
     std::from_chars(count.data(), count.data() + count.size(), changed);
   }
-  SqlRows out(static_cast<std::size_t>(columns), changed);
+  std::vector<std::optional<std::string>> cells;
+  cells.reserve(static_cast<std::size_t>(rows) * static_cast<std::size_t>(columns));
   constexpr Oid kBytea = 17;
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < columns; ++c) {
       if (PQgetisnull(raw, r, c) == 1) {
-        out.push(std::nullopt);
+        cells.emplace_back(std::nullopt);
       } else if (PQftype(raw, c) == kBytea) {
         std::size_t length = 0;
         unsigned char* bytes =
@@ -315,14 +318,15 @@ SqlRows PostgresStore::execute(Session& session, std::string_view sql,
         if (bytes == nullptr) {
           throw StoreError(ErrorKind::Internal, "PostgreSQL store: a BYTEA value could not be read");
         }
-        out.push(std::string(reinterpret_cast<const char*>(bytes), length));
+        cells.emplace_back(std::string(reinterpret_cast<const char*>(bytes), length));
         PQfreemem(bytes);
       } else {
-        out.push(std::string(PQgetvalue(raw, r, c), static_cast<std::size_t>(PQgetlength(raw, r, c))));
+        cells.emplace_back(
+            std::string(PQgetvalue(raw, r, c), static_cast<std::size_t>(PQgetlength(raw, r, c))));
       }
     }
   }
-  return out;
+  return SqlRows(static_cast<std::size_t>(columns), changed, std::move(cells));
 }
 
 void PostgresStore::lockRecordKey(Session& s, const std::string& key) {

@@ -26,11 +26,14 @@ struct Bytes {
 using SqlParam = std::variant<std::nullptr_t, std::int64_t, std::string_view, Bytes>;
 
 // A statement's rows, each value as the engine gave it (integers as decimal text, BYTEA and BLOB
-// as their bytes; NULL as nothing), and the number of rows an INSERT, UPDATE or DELETE changed.
+// as their bytes; NULL as nothing), and the number of rows an INSERT, UPDATE or DELETE changed
+// (0 for a read).
 class SqlRows {
  public:
   SqlRows() = default;
-  SqlRows(std::size_t columns, std::int64_t changed) : columns_(columns), changed_(changed) {}
+  // `cells` row by row, `columns` to a row.
+  SqlRows(std::size_t columns, std::int64_t changed, std::vector<std::optional<std::string>> cells)
+      : columns_(columns), changed_(changed), cells_(std::move(cells)) {}
 
   std::size_t size() const { return columns_ == 0 ? 0 : cells_.size() / columns_; }
   bool empty() const { return size() == 0; }
@@ -52,9 +55,6 @@ class SqlRows {
   int i32(std::size_t row, std::size_t column) const {
     return static_cast<int>(i64(row, column));
   }
-
-  // Filling (by the engines): values row by row, `columns` per row.
-  void push(std::optional<std::string> value) { cells_.push_back(std::move(value)); }
 
  private:
   const std::optional<std::string>& cell(std::size_t row, std::size_t column) const {

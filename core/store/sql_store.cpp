@@ -21,20 +21,21 @@ Json parse(const std::string& text) {
 }
 
 
+// The inverse of toString over every value of a status enum; Internal on an unknown text.
+template <class Status, std::size_t N>
+Status parseStatus(const std::string& s, const Status (&all)[N], const char* what) {
+  for (const Status status : all) {
+    if (s == toString(status)) {
+      return status;
+    }
+  }
+  throw StoreError(ErrorKind::Internal, "unknown " + std::string(what) + " '" + s + "'");
+}
+
 StepStatus stepStatus(const std::string& s) {
-  if (s == "intent") {
-    return StepStatus::Intent;
-  }
-  if (s == "done") {
-    return StepStatus::Done;
-  }
-  if (s == "failed") {
-    return StepStatus::Failed;
-  }
-  if (s == "skipped") {
-    return StepStatus::Skipped;
-  }
-  throw StoreError(ErrorKind::Internal, "unknown step status '" + s + "' in the journal table");
+  static constexpr StepStatus kAll[] = {StepStatus::Intent, StepStatus::Done, StepStatus::Failed,
+                                        StepStatus::Skipped};
+  return parseStatus(s, kAll, "step status in the journal table");
 }
 
 void require(bool ok, const std::string& what) {
@@ -79,25 +80,10 @@ std::vector<JournalEntry> journalFrom(const SqlRows& rows) {
 }  // namespace
 
 EventStatus parseEventStatus(const std::string& s) {
-  if (s == "queued") {
-    return EventStatus::Queued;
-  }
-  if (s == "running") {
-    return EventStatus::Running;
-  }
-  if (s == "done") {
-    return EventStatus::Done;
-  }
-  if (s == "dead") {
-    return EventStatus::Dead;
-  }
-  if (s == "superseded") {
-    return EventStatus::Superseded;
-  }
-  if (s == "discarded") {
-    return EventStatus::Discarded;
-  }
-  throw StoreError(ErrorKind::Internal, "unknown event status '" + s + "' in the inbox table");
+  static constexpr EventStatus kAll[] = {EventStatus::Queued,     EventStatus::Running,
+                                         EventStatus::Done,       EventStatus::Dead,
+                                         EventStatus::Superseded, EventStatus::Discarded};
+  return parseStatus(s, kAll, "event status in the inbox table");
 }
 
 TimeUs systemNowUs() {

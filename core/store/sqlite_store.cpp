@@ -85,6 +85,17 @@ class SqliteStore::Statements {
       throw StoreError(ErrorKind::Internal,
                        "SQLite store: one statement per call, not: " + std::string(sql));
     }
+    // Checked once here so that execute() binds by position: SQLite numbers `$n` by first
+    // appearance, which is n only when they appear in order, each once (sql_store.hpp).
+    for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+      const char* name = sqlite3_bind_parameter_name(stmt, i);
+      if (name == nullptr || "$" + std::to_string(i) != name) {
+        sqlite3_finalize(stmt);
+        throw StoreError(ErrorKind::Internal, "SQLite store: placeholder " + std::to_string(i) +
+                                                  " is not $" + std::to_string(i) +
+                                                  " in: " + std::string(sql));
+      }
+    }
     cache_.emplace(std::string(sql), stmt);
     return stmt;
   }
@@ -272,12 +283,7 @@ SqlRows SqliteStore::execute(Session& session, std::string_view sql,
                          " placeholders in: " + std::string(sql));
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
-    const std::string name = "$" + std::to_string(i + 1);
-    const int index = sqlite3_bind_parameter_index(stmt, name.c_str());
-    if (index == 0) {
-      throw StoreError(ErrorKind::Internal,
-                       "SQLite store: no placeholder " + name + " in: " + std::string(sql));
-    }
+    const int index = static_cast<int>(i) + 1;  // `$index` (checked when prepared)
     const int rc = std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
@@ -333,12 +339,8 @@ SqlRows SqliteStore::execute(Session& session, std::string_view sql,
     }
   }
   // (sqlite3_changes counts the last INSERT, UPDATE or DELETE: not this statement's if it read.)
-  SqlRows out(static_cast<std::size_t>(columns),
-              sqlite3_stmt_readonly(stmt) != 0 ? 0 : sqlite3_changes64(db));
-  for (auto& cell : cells) {
-    out.push(std::move(cell));
-  }
-  return out;
+  return SqlRows(static_cast<std::size_t>(columns),
+                 sqlite3_stmt_readonly(stmt) != 0 ? 0 : sqlite3_changes64(db), std::move(cells));
 }
 
 void SqliteStore::openReader() {
