@@ -104,6 +104,13 @@ sdk::Json tokenRequest(sdk::Context& ctx,
   return answer;
 }
 
+// The lifetime a token answer gives, in seconds: GHL's 86399 when it names none (or names it in
+// another type), and never more than a year, so that adding it to the clock cannot overflow.
+long expiresIn(const sdk::Json& answer) {
+  constexpr long kYear = 366L * 24 * 3600;
+  return std::clamp(sdk::member(answer, "expires_in", 86399L), 0L, kYear);
+}
+
 // Stores a token answer: the refresh token first (it is single-use and the old one is already
 // spent), then the access token and its expiry. A failed put throws, and nothing new is used.
 void storeTokens(sdk::Context& ctx, const sdk::Json& answer) {
@@ -112,8 +119,7 @@ void storeTokens(sdk::Context& ctx, const sdk::Json& answer) {
       ctx.secrets().put("refresh_token", answer["refresh_token"].get<std::string>());
     }
     ctx.secrets().put("access_token", answer["access_token"].get<std::string>());
-    const long expiresIn = answer.value("expires_in", 86399L);
-    ctx.secrets().put("expires_at", std::to_string(nowSeconds(ctx) + expiresIn));
+    ctx.secrets().put("expires_at", std::to_string(nowSeconds(ctx) + expiresIn(answer)));
   } catch (const std::runtime_error& e) {
     if (dynamic_cast<const sdk::OperationError*>(&e) != nullptr) {
       throw;
@@ -298,8 +304,8 @@ std::optional<std::string> Tokens::refreshAfterRejection(sdk::Context& ctx,
 std::string Tokens::refreshLocked(sdk::Context& ctx) {
   const std::string refreshToken = requireSecret(ctx, "refresh_token");
   const auto& settings = ctx.connection().settings;
-  const std::string userType = settings.value(
-      "user_type", std::string(ctx.connection().auth == "agency_oauth" ? "Company" : "Location"));
+  const std::string userType = sdk::member(
+      settings, "user_type", std::string(ctx.connection().auth == "agency_oauth" ? "Company" : "Location"));
   ctx.log().info("Refreshing the GHL access token of connection '" + ctx.connection().name + "'.",
                  {{"connection", ctx.connection().name}});
   const auto answer = tokenRequest(ctx, {{"client_id", requireSecret(ctx, "client_id")},
@@ -314,9 +320,9 @@ std::string Tokens::refreshLocked(sdk::Context& ctx) {
 sdk::Json Tokens::fetchLocationToken(sdk::Context& ctx, std::string locationId) {
   std::lock_guard lock(mutexFor(ctx.connection().name));
   const auto& settings = ctx.connection().settings;
-  const std::string companyId = settings.value("company_id", std::string());
+  const std::string companyId = sdk::member(settings, "company_id", std::string());
   if (locationId.empty()) {
-    locationId = settings.value("location_id", std::string());
+    locationId = sdk::member(settings, "location_id", std::string());
   }
   if (companyId.empty() || locationId.empty()) {
     throw sdk::OperationError(sdk::ErrorKind::Invalid, "ghl.missing_setting",
@@ -349,8 +355,8 @@ sdk::Json Tokens::fetchLocationToken(sdk::Context& ctx, std::string locationId) 
     throw sdk::OperationError(sdk::ErrorKind::Transient, "ghl.oauth_bad_answer",
                               "GHL answered the location token request without an access_token.");
   }
-  const long expiresAt = nowSeconds(ctx) + answer.value("expires_in", 86399L);
-  if (locationId == settings.value("location_id", std::string())) {
+  const long expiresAt = nowSeconds(ctx) + expiresIn(answer);
+  if (locationId == sdk::member(settings, "location_id", std::string())) {
     try {
       ctx.secrets().put("location_access_token", answer["access_token"].get<std::string>());
       ctx.secrets().put("location_expires_at", std::to_string(expiresAt));

@@ -9,8 +9,8 @@ class ExchangeCode : public sdk::Action {
   explicit ExchangeCode(Tokens& tokens) : tokens_(tokens) {}
   sdk::Json invoke(const sdk::Json& input, sdk::Context& ctx) override {
     return tokens_.exchangeCode(ctx, input.at("code").get<std::string>(),
-                                input.value("redirectUri", std::string()),
-                                input.value("userType", std::string("Location")));
+                                sdk::member(input, "redirectUri", ""),
+                                sdk::member(input, "userType", "Location"));
   }
 
  private:

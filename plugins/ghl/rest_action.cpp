@@ -28,10 +28,7 @@ sdk::OperationError invalid(const std::string& opId, const std::string& text) {
 
 ApiCall RestAction::buildCall(const sdk::Json& input, sdk::Context& ctx) const {
   const auto& settings = ctx.connection().settings;
-  const std::string connectionLocation =
-      settings.contains("location_id") && settings["location_id"].is_string()
-          ? settings["location_id"].get<std::string>()
-          : std::string();
+  const std::string connectionLocation = sdk::member(settings, "location_id", "");
   auto valueOf = [&](const std::string& name) -> std::optional<sdk::Json> {
     if (input.contains(name) && !input[name].is_null()) {
       return input[name];
@@ -109,7 +106,7 @@ sdk::Json RestAction::invoke(const sdk::Json& input, sdk::Context& ctx) {
 namespace {
 
 std::string text(const sdk::Json& object, const char* key) {
-  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : "";
+  return sdk::member(object, key, "");
 }
 
 // GHL echoes dates with milliseconds ("2026-11-28T08:00:00.000Z"); compare to the second.

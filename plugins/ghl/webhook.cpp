@@ -207,11 +207,11 @@ std::vector<sdk::Event> WebhookTrigger::receive(sdk::Context& ctx, const sdk::Js
   if (!payload.is_object()) {
     throw sdk::WebhookRejected(400, "ghl.webhook_body", "The webhook body is not a JSON object.");
   }
-  if (payload.value("type", std::string()) != event_.type) {
+  if (sdk::member(payload, "type", std::string()) != event_.type) {
     return {};
   }
   if (filters.is_object() && filters.contains("locationId") && filters["locationId"].is_string() &&
-      payload.value("locationId", std::string()) != filters["locationId"].get<std::string>()) {
+      sdk::member(payload, "locationId", std::string()) != filters["locationId"].get<std::string>()) {
     return {};
   }
   const auto now = ctx.clock().now();

@@ -65,15 +65,6 @@ sdk::Headers authHeaders(std::string_view scheme, const std::string& apiKey) {
                            "'; allowed: basic_and_tenant, api_key_header, bearer.");
 }
 
-namespace {
-// The string at `key` of an error object, or "" when it is absent or not a string (a null
-// message, a numeric code): an error reply is reported as it is, never a reason to throw.
-std::string textAt(const Json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-}  // namespace
-
 std::optional<OperationError> classify(int status, const std::optional<std::string>& retryAfter,
                                        const Json& body) {
   const Json* firstError = nullptr;
@@ -86,9 +77,9 @@ std::optional<OperationError> classify(int status, const std::optional<std::stri
   std::string code;
   std::string message;
   if (firstError != nullptr && firstError->is_object()) {
-    message = textAt(*firstError, "message");
+    message = sdk::member(*firstError, "message", "");
     if (auto ext = firstError->find("extensions"); ext != firstError->end() && ext->is_object()) {
-      code = textAt(*ext, "code");
+      code = sdk::member(*ext, "code", "");
     }
   }
   const Json details = body.is_object() && body.contains("errors") ? body["errors"] : Json();

@@ -107,8 +107,11 @@ Json flattenCards(const Json& cards) {
     }
     if (card.contains("fields") && card["fields"].is_array()) {
       for (const auto& f : card["fields"]) {
+        if (!f.is_object()) {
+          continue;
+        }
         Json item = f;
-        item["card"] = card.value("name", card.value("label", std::string()));
+        item["card"] = sdk::member(card, "name", sdk::member(card, "label", ""));
         out.push_back(item);
       }
     } else if (card.contains("name")) {

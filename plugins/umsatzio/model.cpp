@@ -59,11 +59,10 @@ Json normalizeNote(const Json& raw) {
   out["id"] = idOf(raw.value("id", Json()));
   copy(raw, out, "parentId", "contactId");
   copy(raw, out, "contactId");
-  const std::string description =
-      raw.contains("description") && raw["description"].is_string() ? raw["description"].get<std::string>() : "";
+  const std::string description = sdk::member(raw, "description", "");
   out["description"] = description;
   out["content"] = slateToPlainText(description);
-  out["isPinned"] = raw.value("isPinned", false);
+  out["isPinned"] = sdk::member(raw, "isPinned", false);
   copy(raw, out, "createdAt");
   return out;
 }
@@ -86,7 +85,7 @@ Json normalizeActivity(const Json& raw, const char* kind) {
   out["id"] = idOf(raw.value("id", Json()));
   copy(raw, out, "parentId", "contactId");
   copy(raw, out, "contactId");
-  out["kind"] = raw.value("kind", std::string(kind));
+  out["kind"] = sdk::member(raw, "kind", kind);
   for (const char* key : {"description", "activityTime", "phoneCallResult",
                           "phoneCallActivityTypeId", "followUpAt", "phoneNumber", "emailAddress"}) {
     copy(raw, out, key);

@@ -57,7 +57,7 @@ class PollingTrigger : public Trigger {
       since = parseIsoMillis(cursor["since"].get<std::string>()).value_or(0);
       for (const auto& s : cursor.value("seen", Json::array())) {
         if (s.is_object() && s.contains("id") && s["id"].is_string()) {
-          const auto at = parseIsoMillis(s.value("at", std::string())).value_or(since);
+          const auto at = parseIsoMillis(sdk::member(s, "at", "")).value_or(since);
           seen.insert(s["id"].get<std::string>());
           seenList.emplace_back(s["id"].get<std::string>(), at);
         }
@@ -86,7 +86,7 @@ class PollingTrigger : public Trigger {
       const Json node = valueAt(client.execute(source_.query, vars), source_.root);
       const Json list = node.is_object() ? node.value("data", Json::array()) : Json::array();
       for (const auto& raw : list) {
-        const auto at = parseIsoMillis(raw.value(source_.stampField, std::string()));
+        const auto at = parseIsoMillis(sdk::member(raw, source_.stampField.c_str(), ""));
         if (!at || *at < from) {
           continue;
         }
@@ -172,7 +172,7 @@ std::vector<TriggerDecl> pollingTriggers() {
                      "description isPinned createdAt } pagination { page limit total } } }",
                      "notes", "createdSince", "createdAt",
                      [](const Json& raw, Context&) { return normalizeNote(raw); },
-                     [](const Json& p) { return p.value("id", std::string()); }})});
+                     [](const Json& p) { return sdk::member(p, "id", ""); }})});
 
   OperationSpec contacts;
   contacts.id = "umsatzio.contact.updated";
@@ -195,7 +195,7 @@ std::vector<TriggerDecl> pollingTriggers() {
                      "page limit total } } }",
                      "contacts", "updatedSince", "updatedAt", normalizeContactFor,
                      [](const Json& p) {
-                       return p.value("id", std::string()) + "@" + p.value("updatedAt", std::string());
+                       return sdk::member(p, "id", "") + "@" + sdk::member(p, "updatedAt", "");
                      }})});
   return out;
 }

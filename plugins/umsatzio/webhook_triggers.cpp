@@ -52,9 +52,7 @@ std::vector<std::string> strings(const Json& v) {
 }
 
 std::string settingString(Context& ctx, const char* name, const std::string& fallback) {
-  const auto& s = ctx.connection().settings;
-  auto it = s.find(name);
-  return it != s.end() && it->is_string() ? it->get<std::string>() : fallback;
+  return sdk::member(ctx.connection().settings, name, fallback);
 }
 
 // A member of `data` that is an object, or `data` itself when it looks like the entity.
@@ -298,7 +296,7 @@ std::vector<Kind> kinds() {
                              {"raw", raw}};
   activity.payload = [](const Json& data, Context& ctx) {
     const Json a = entity(data, "activity");
-    std::string kind = a.value("kind", std::string());
+    std::string kind = sdk::member(a, "kind", "");
     if (kind.empty()) {
       kind = a.contains("phoneCallResult") || a.contains("phoneCallActivityTypeId") ? "phone_call" : "email";
     }
@@ -451,7 +449,7 @@ class WebhookTrigger : public Trigger {
     }
     payload["raw"] = request.body;
     Event e;
-    std::string occurredAt = body.value("occurredAt", std::string());
+    std::string occurredAt = sdk::member(body, "occurredAt", "");
     if (occurredAt.empty() || !parseIsoMillis(occurredAt)) {
       occurredAt = formatIso(ctx.clock().now());
     }
@@ -482,7 +480,7 @@ class WebhookTrigger : public Trigger {
     const Json data = client.execute("query Webhooks { webhooks { id url triggers properties } }", Json::object());
     std::vector<Json> mine;
     for (const auto& hook : valueAt(data, "webhooks")) {
-      if (hook.is_object() && hook.value("url", std::string()) == url) {
+      if (hook.is_object() && sdk::member(hook, "url", "") == url) {
         mine.push_back(hook);
       }
     }

@@ -119,5 +119,28 @@ TEST_F(GhlWebhookRegressions, TimestampsOutsideTheClocksRangeAreRefusedAsNotADat
             0);
 }
 
+// Found by reading the code after umsatzio_webhook_fuzz's regression-occurred-at-object: a GHL
+// webhook whose `type` or `locationId` is not a string threw nlohmann's type_error out of
+// receive() (json::value with a string default). It is not this trigger's event: no events.
+TEST_F(GhlWebhookRegressions, ATypeOrLocationOfAnotherTypeIsNotThisTriggersEvent) {
+  ASSERT_TRUE(connector_);
+  const auto events = [&](const Json& body, const Json& filters) {
+    const std::string text = body.dump();
+    sdk::WebhookRequest request{"POST", "/hooks/ghl", "", {{"x-ghl-signature", sign(text)}}, text};
+    return connector_->trigger("ghl.contact.created")->receive(*ctx_, filters, request);
+  };
+  const Json location = {{"locationId", "loc-1"}};
+  for (const Json& type : {Json(5), Json::object(), Json::array({"ContactCreate"}), Json(nullptr)}) {
+    std::vector<sdk::Event> got;
+    ASSERT_NO_THROW(got = events({{"type", type}, {"id", "c-1"}}, Json::object())) << type.dump();
+    EXPECT_TRUE(got.empty()) << type.dump();
+  }
+  std::vector<sdk::Event> got;
+  ASSERT_NO_THROW(got = events({{"type", "ContactCreate"}, {"id", "c-1"}, {"locationId", 7}}, location));
+  EXPECT_TRUE(got.empty());
+  ASSERT_NO_THROW(got = events({{"type", "ContactCreate"}, {"id", "c-1"}, {"locationId", "loc-1"}}, location));
+  EXPECT_EQ(got.size(), 1u);
+}
+
 }  // namespace
 }  // namespace ferry::core::security

@@ -52,6 +52,7 @@ struct OAuthServer {
   std::atomic<int> reusedRefresh{0};
   std::string validLocation = "none";
   std::atomic<int> locationCalls{0};
+  Json expiresIn = 86399;  // what both token answers say
 
   sandbox::Response handle(const sandbox::Request& r) {
     std::lock_guard lock(mutex);
@@ -77,7 +78,7 @@ struct OAuthServer {
       validAccess = "access-" + std::to_string(generation);
       return jsonReply(200, {{"access_token", validAccess},
                              {"token_type", "Bearer"},
-                             {"expires_in", 86399},
+                             {"expires_in", expiresIn},
                              {"refresh_token", validRefresh},
                              {"scope", "contacts.readonly contacts.write"},
                              {"userType", "Location"},
@@ -99,7 +100,7 @@ struct OAuthServer {
       validLocation = "location-" + std::to_string(locationCalls.load());
       return jsonReply(200, {{"access_token", validLocation},
                              {"token_type", "Bearer"},
-                             {"expires_in", 86399},
+                             {"expires_in", expiresIn},
                              {"scope", "contacts.readonly"},
                              {"locationId", "loc_test_1"},
                              {"userId", "user_1"}});
@@ -251,6 +252,31 @@ TEST_F(GhlOAuth, TheAuthorizationCodeExchangeStoresTokensAndReturnsNoSecret) {
   // The stored tokens work for the next call.
   loadGhl()->action("ghl.contact.get")->invoke({{"contactId", "c1"}}, *h.ctx);
   EXPECT_EQ(server.requests().back().header("Authorization"), "Bearer access-2");
+}
+
+// A token answer's expires_in of another type or out of range (a string, 1e308, INT64_MAX,
+// negative) is neither thrown as nlohmann's type_error nor added to the clock to overflow it:
+// GHL's 86399 when it is not a whole number, else bounded to [0, 1 year].
+TEST_F(GhlOAuth, AnExpiresInOfAnotherTypeOrOutOfRangeIsBoundedNotThrown) {
+  struct Case {
+    Json expiresIn;
+    long long low, high;  // seconds from now
+  };
+  constexpr long long kYear = 366LL * 24 * 3600;
+  for (const auto& c : {Case{"3600", 86399 - 5, 86399 + 5}, Case{nullptr, 86399 - 5, 86399 + 5},
+                        Case{1e308, 86399 - 5, 86399 + 5}, Case{9.3e18, 86399 - 5, 86399 + 5},
+                        Case{9223372036854775807LL, kYear - 5, kYear + 5}, Case{-5, -5, 5},
+                        Case{3600, 3600 - 5, 3600 + 5}}) {
+    oauth.expiresIn = c.expiresIn;
+    oauth.generation = 1;
+    Harness h(server.baseUrl(), "oauth2",
+              {{"client_id", "client-abc"}, {"client_secret", "secret-xyz"}});
+    ASSERT_NO_THROW(loadGhl()->action("ghl.oauth.exchange_code")->invoke({{"code", "code-123"}}, *h.ctx))
+        << c.expiresIn.dump();
+    const long long expiresAt = std::stoll(h.secrets->get("expires_at").value_or("0"));
+    EXPECT_GE(expiresAt - nowSeconds(), c.low) << c.expiresIn.dump();
+    EXPECT_LE(expiresAt - nowSeconds(), c.high) << c.expiresIn.dump();
+  }
 }
 
 Json agencySettings() { return {{"location_id", "loc_test_1"}, {"company_id", "comp_1"}}; }

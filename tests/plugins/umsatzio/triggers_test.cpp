@@ -8,6 +8,7 @@
 #include "kit.hpp"
 #include "live.hpp"
 #include "signature.hpp"
+#include "time.hpp"
 
 namespace ferry::tests::umsatzio {
 namespace {
@@ -381,6 +382,44 @@ TEST_F(UmsatzioTriggers, CreatedEventsAreKeyedByTheRecordNotTheDelivery) {
   ASSERT_EQ(c.size(), 1u);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(c[0].id, d[0].id);
+}
+
+// umsatzio_webhook_fuzz, regression-occurred-at-object (found by CI, 2026-11-27): a delivery whose
+// occurredAt was an object made receive() throw nlohmann's type_error (json::value with a string
+// default throws for a member of another type), which the runtime answered 500 -- a lost delivery.
+// A member of another type is now read as absent: the time of receipt stands in for occurredAt,
+// and an activity's kind is told from its fields.
+TEST_F(UmsatzioTriggers, MembersOfAnotherTypeAreReadAsAbsentNotThrown) {
+  sdk::WebhookRequest req;
+  req.method = "POST";
+  req.path = "/hooks/umsatzio";
+  const auto before = std::chrono::system_clock::now() - std::chrono::seconds(1);
+  for (const Json& occurredAt : {Json{{"contact", {{"id", "ct_1"}}}}, Json(1764151200), Json::array(),
+                                 Json(true), Json(nullptr)}) {
+    req.body = Json{{"id", "evt-1"},
+                    {"event", "changeContactProperty"},
+                    {"occurredAt", occurredAt},
+                    {"data", {{"contact", {{"id", "ct_1"}, {"data", Json::object()}}},
+                              {"changedProperties", {"global_contact_email"}}}}}
+                   .dump();
+    std::vector<sdk::Event> events;
+    ASSERT_NO_THROW(events = receive("umsatzio.contact.property_changed", Json::object(), req))
+        << occurredAt.dump();
+    ASSERT_EQ(events.size(), 1u) << occurredAt.dump();
+    const auto at = plugins::umsatzio::parseIsoMillis(events[0].occurredAt);
+    ASSERT_TRUE(at.has_value()) << events[0].occurredAt;
+    EXPECT_GE(*at, std::chrono::duration_cast<std::chrono::milliseconds>(before.time_since_epoch()).count())
+        << "not the time of receipt: " << events[0].occurredAt;
+  }
+  req.body = Json{{"id", "evt-2"},
+                  {"event", "newActivity"},
+                  {"data", {{"activity", {{"id", "ca_9"}, {"parentId", "ct_1"}, {"kind", 7},
+                                          {"phoneCallResult", "follow_up"}}}}}}
+                 .dump();
+  std::vector<sdk::Event> events;
+  ASSERT_NO_THROW(events = receive("umsatzio.activity.created", Json::object(), req));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload["kind"], "phone_call");
 }
 
 }  // namespace
