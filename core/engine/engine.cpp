@@ -380,6 +380,31 @@ http::Reply Engine::receive(const std::string& route, const sdk::WebhookRequest&
     log::write(sdk::LogLevel::Warn, "A webhook request was refused.",
                {{"flow", lf.flow.id}, {"code", e.code}, {"reason", e.what()}});
     return jsonReply(e.status, {{"error", e.code}, {"message", e.what()}});
+  } catch (const std::exception& e) {
+    // Not a refusal: a call the plugin made to read the delivery failed (an OperationError, a
+    // TransportError), or the plugin has a bug. GHL drops a delivery answered anything but 2xx or
+    // 429, so the sender is asked to retry (GHL: 6 times over about 70 minutes) while the log and
+    // the metric say why.
+    std::string code = "plugin_error";
+    if (const auto* op = dynamic_cast<const sdk::OperationError*>(&e)) {
+      code = op->code;
+    } else if (dynamic_cast<const sdk::TransportError*>(&e) != nullptr) {
+      code = "transport";
+    }
+    metrics_.counter("ferry_webhooks_failed_total",
+                     "Webhook requests that failed unrefused; answered 429 so the sender retries.",
+                     {{"flow", lf.flow.id}, {"code", code}})
+        .add();
+    log::write(sdk::LogLevel::Error,
+               "A webhook could not be read; the sender is asked to retry. If it repeats with "
+               "code plugin_error, upgrade the plugin (or report the error).",
+               {{"flow", lf.flow.id},
+                {"plugin", lf.triggerPlugin},
+                {"code", code},
+                {"error", secrets::Masker::global().maskText(e.what())}});
+    auto r = jsonReply(429, {{"error", code}, {"message", "the delivery could not be read; retry later"}});
+    r.headers = {{"Retry-After", "60"}};
+    return r;
   }
   Json ids = Json::array();
   try {

@@ -241,6 +241,12 @@ std::vector<Area> build() {
             "The sender retries (GHL does on 429); add workers or look at what blocks them."},
            {"store_unavailable", "429: the store cannot be reached or written.",
             "Check the disk or the database server; the sender retries."},
+           {"plugin_error",
+            "429: the plugin failed on a delivery it did not refuse (a bug in the plugin). When "
+            "a call it made to read the delivery failed, the code is that call's (e.g. "
+            "`umsatzio.server_error`, `transport`).",
+            "The sender retries (GHL for about 70 minutes); the ferry log names the error: "
+            "upgrade the plugin or report it."},
            {"internal", "500: an unexpected error while answering.", "See the ferry log."},
        }});
   all.push_back(

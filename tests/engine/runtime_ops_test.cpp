@@ -423,5 +423,39 @@ TEST_F(RuntimeOpsTest, ARejectionQuotingBytesThatAreNotUtf8GetsAValidJsonReply) 
   EXPECT_FALSE(Json::parse(reply.body, nullptr, false).is_discarded()) << reply.body;
 }
 
+// A plugin that fails on a delivery it did not refuse (the snap fixture throws nlohmann's
+// type_error for a numeric id; a real case: umsatzio_webhook_fuzz, regression-occurred-at-object)
+// is answered 429 with Retry-After, not 500: GHL drops a delivery answered anything but 2xx or
+// 429. Nothing is queued, the failure is counted and logged, and the next good delivery is
+// accepted.
+TEST_F(RuntimeOpsTest, APluginFailingOnADeliveryAsksTheSenderToRetry) {
+  writeConfig({"updated"});
+  startEngine();
+  sdk::HttpRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(engine_->port()) + "/hooks/updated";
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = R"({"id": 5, "record": "r1"})";
+  const auto res = client_.send(req);
+  EXPECT_EQ(res.status, 429) << res.body;
+  EXPECT_EQ(sdk::findHeader(res.headers, "Retry-After").value_or(""), "60");
+  const Json body = Json::parse(res.body, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << res.body;
+  EXPECT_EQ(body.value("error", ""), "plugin_error");
+  EXPECT_EQ(store_->queueStats().queued, 0);
+  const std::string metrics = engine_->metrics().render();
+  const auto line = metrics.find("ferry_webhooks_failed_total{");
+  ASSERT_NE(line, std::string::npos) << metrics;
+  const std::string counted = metrics.substr(line, metrics.find('\n', line) - line);
+  EXPECT_NE(counted.find("code=\"plugin_error\""), std::string::npos) << counted;
+  EXPECT_NE(counted.find("flow=\"updated\""), std::string::npos) << counted;
+  EXPECT_EQ(counted.substr(counted.size() - 2), " 1") << counted;
+
+  req.body = R"({"id": "e-1", "record": "r1", "text": "hi"})";
+  const auto next = client_.send(req);
+  EXPECT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(Json::parse(next.body, nullptr, false).value("accepted", 0), 1) << next.body;
+}
+
 }  // namespace
 }  // namespace ferry::core::engine

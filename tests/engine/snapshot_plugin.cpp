@@ -11,7 +11,8 @@ namespace ferry::snapshotplugin {
 using namespace ferry::sdk;
 namespace fixture = ferry::testing::fixture;
 
-// The body is {"id": <event id>, "record": <record id>, "text": ...}.
+// The body is {"id": <event id>, "record": <record id>, "text": ...}. An id or record that is not
+// a string throws nlohmann's type_error out of receive(), on purpose: it stands for a plugin bug.
 class Record : public Trigger {
  public:
   void subscribe(Context&, const Json&, const std::string&) override {}
