@@ -44,7 +44,7 @@ ConnectorSpec makeSpec() {
       str("webhook_path_token").withFormat("secret").describe(
           "A token the webhook URL must end with (last path segment or ?token=)."),
       integer("webhook_max_body_bytes").defaults(1048576).describe(
-          "Larger webhook bodies are refused with 413."),
+          "Larger webhook bodies are refused with 413 (a value below 1 means the default)."),
       integer("poll_dedupe_window_seconds").defaults(10).describe(
           "How far before the cursor polls look again, for items that arrive late (0 to 86400).")};
   return spec;

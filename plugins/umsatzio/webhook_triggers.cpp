@@ -500,11 +500,10 @@ class WebhookTrigger : public Trigger {
   // Size, then the shared secret: an HMAC-SHA256 header (secret `webhook_secret`) and/or a
   // path token (secret or setting `webhook_path_token`). Neither configured: accepted.
   void authenticate(Context& ctx, const WebhookRequest& request) {
-    std::size_t limit = kDefaultMaxBody;
-    const auto& settings = ctx.connection().settings;
-    if (auto it = settings.find("webhook_max_body_bytes"); it != settings.end() && it->is_number_integer()) {
-      limit = it->get<std::size_t>();
-    }
+    // A limit below 1 byte would refuse every delivery, and a negative one read as unsigned
+    // would be no limit at all: both mean the default.
+    const auto configured = sdk::member(ctx.connection().settings, "webhook_max_body_bytes", 0LL);
+    const std::size_t limit = configured >= 1 ? static_cast<std::size_t>(configured) : kDefaultMaxBody;
     if (request.body.size() > limit) {
       throw WebhookRejected(413, "umsatzio.webhook_too_large",
                             "The webhook body has " + std::to_string(request.body.size()) +

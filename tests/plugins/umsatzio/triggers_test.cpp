@@ -257,6 +257,12 @@ TEST_F(UmsatzioTriggers, BadRequestsAreRejected) {
   live_->connection.settings = Json::object();
   req.body = std::string(1024 * 1024 + 1, ' ');
   EXPECT_EQ(rejection("umsatzio.contact.created", req), 413) << "default limit 1 MiB";
+  // A negative limit read as unsigned was no limit at all; below 1 it is the default.
+  for (const Json& limit : {Json(-1), Json(0), Json("64"), Json(-9223372036854775807LL)}) {
+    live_->connection.settings = {{"webhook_max_body_bytes", limit}};
+    EXPECT_EQ(rejection("umsatzio.contact.created", req), 413) << limit.dump();
+  }
+  live_->connection.settings = Json::object();
 
   // Path token instead of a signature.
   live_->secrets.put("webhook_secret", "");
