@@ -365,23 +365,27 @@ void SqlStore::throwLeaseGone(Session& s, const Lease& lease) {
                                                    std::to_string(r.i64(0, 2)) + ")"));
 }
 
-namespace {
-// The lease check of every settling update; its placeholders follow the SET's `first - 1`.
-std::string leaseGuard(int first) {
-  return " WHERE id = $" + std::to_string(first) + " AND status = 'running' AND lease_owner = $" +
-         std::to_string(first + 1) + " AND attempts = $" + std::to_string(first + 2);
+// Runs `update` (an UPDATE of inbox up to its SET, with `params` for its placeholders) on the
+// row the lease holds: the lease check's placeholders follow the SET's. Throws LeaseLost /
+// NotFound when the lease is gone and no row was touched.
+void SqlStore::updateLeased(Session& s, const Lease& lease, std::string_view update,
+                            std::initializer_list<SqlParam> params) {
+  const auto placeholder = [&](std::size_t k) { return "$" + std::to_string(params.size() + k); };
+  const std::string sql = std::string(update) + " WHERE id = " + placeholder(1) +
+                          " AND status = 'running' AND lease_owner = " + placeholder(2) +
+                          " AND attempts = " + placeholder(3);
+  std::vector<SqlParam> all(params);
+  all.insert(all.end(), {lease.eventId, lease.workerId, lease.attempt});
+  if (execute(s, sql, all).changed() == 0) {
+    throwLeaseGone(s, lease);
+  }
 }
-}  // namespace
 
 Lease SqlStore::renew(const Lease& lease, std::chrono::microseconds duration) {
   return transact("renew lease", Tx::Write, [&](Session& s) {
     Lease renewed = lease;
     renewed.until = nowUs() + duration.count();
-    if (exec(s, "UPDATE inbox SET lease_until = $1" + leaseGuard(2),
-             {renewed.until, lease.eventId, lease.workerId, lease.attempt})
-            .changed() == 0) {
-      throwLeaseGone(s, lease);
-    }
+    updateLeased(s, lease, "UPDATE inbox SET lease_until = $1", {renewed.until});
     return renewed;
   });
 }
@@ -391,25 +395,17 @@ void SqlStore::complete(const Lease& lease) {
 }
 
 void SqlStore::completeIn(Session& s, const Lease& lease) {
-  static const std::string kComplete =
-      "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1" +
-      leaseGuard(2);
-  if (exec(s, kComplete, {nowUs(), lease.eventId, lease.workerId, lease.attempt}).changed() ==
-      0) {
-    throwLeaseGone(s, lease);
-  }
+  updateLeased(s, lease,
+               "UPDATE inbox SET status = 'done', lease_owner = '', lease_until = 0, finished_at = $1",
+               {nowUs()});
 }
 
 void SqlStore::retryLater(const Lease& lease, TimeUs availableAt, const std::string& reason) {
   transact("retry later", Tx::Write, [&](Session& s) {
-    if (exec(s,
-             "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
-             " available_at = $1, last_error = $2" +
-                 leaseGuard(3),
-             {availableAt, reason, lease.eventId, lease.workerId, lease.attempt})
-            .changed() == 0) {
-      throwLeaseGone(s, lease);
-    }
+    updateLeased(s, lease,
+                 "UPDATE inbox SET status = 'queued', lease_owner = '', lease_until = 0,"
+                 " available_at = $1, last_error = $2",
+                 {availableAt, reason});
   });
 }
 
@@ -417,14 +413,10 @@ void SqlStore::deadLetter(const Lease& lease, const std::string& reason, const J
                           const Json& response) {
   transact("dead letter", Tx::Write, [&](Session& s) {
     const TimeUs t = nowUs();
-    if (exec(s,
-             "UPDATE inbox SET status = 'dead', lease_owner = '', lease_until = 0,"
-             " last_error = $1, finished_at = $2" +
-                 leaseGuard(3),
-             {reason, t, lease.eventId, lease.workerId, lease.attempt})
-            .changed() == 0) {
-      throwLeaseGone(s, lease);
-    }
+    updateLeased(s, lease,
+                 "UPDATE inbox SET status = 'dead', lease_owner = '', lease_until = 0,"
+                 " last_error = $1, finished_at = $2",
+                 {reason, t});
     exec(s,
          "INSERT INTO dead_letters (event_id, reason, request, response, dead_at)"
          " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO UPDATE SET"

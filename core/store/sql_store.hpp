@@ -167,6 +167,8 @@ class SqlStore : public Store {
   EnqueueResult insertEvent(Poco::Data::Session& session, const NewEvent& event);
   std::optional<Event> loadEvent(Poco::Data::Session& session, EventId id);
   [[noreturn]] void throwLeaseGone(Poco::Data::Session& session, const Lease& lease);
+  void updateLeased(Poco::Data::Session& session, const Lease& lease, std::string_view update,
+                    std::initializer_list<SqlParam> params);
   // The bodies of the write calls that finishStep and finishEvent combine.
   void completeIn(Poco::Data::Session& session, const Lease& lease);
   void journalBeginIn(Poco::Data::Session& session, EventId eventId, const std::string& stepId,

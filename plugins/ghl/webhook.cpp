@@ -31,8 +31,7 @@ std::string setting(sdk::Context& ctx, const char* name) {
 }
 
 bool flag(sdk::Context& ctx, const char* name) {
-  const auto& settings = ctx.connection().settings;
-  return settings.contains(name) && settings[name].is_boolean() && settings[name].get<bool>();
+  return sdk::member(ctx.connection().settings, name, false);
 }
 
 // GHL's `timestamp`: an ISO-8601 UTC string, or Unix time in seconds or milliseconds.

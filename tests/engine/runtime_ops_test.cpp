@@ -96,6 +96,16 @@ class RuntimeOpsTest : public ::testing::Test {
     return config ? *config : RuntimeConfig{};
   }
 
+  // Writes the config with `limits` and expects it refused with one diagnostic naming `key`.
+  void expectRefused(const std::string& limits, const std::string& key) {
+    writeConfig({"updated"}, limits);
+    std::vector<flow::Diagnostic> diagnostics;
+    loadRuntimeConfig(dir_ / "ferry.yaml", diagnostics);
+    ASSERT_EQ(diagnostics.size(), 1u) << flow::formatText(diagnostics);
+    EXPECT_NE(diagnostics[0].message.find(key), std::string::npos)
+        << flow::formatText(diagnostics);
+  }
+
   void startEngine() {
     engine_ = std::make_unique<Engine>(loadConfig(), *catalog_, *store_, nullptr);
     const auto diagnostics = engine_->loadFlows();
@@ -345,12 +355,7 @@ TEST_F(RuntimeOpsTest, StoreConnectionsAreReadDefaultedAndBounded) {
   EXPECT_EQ(loadConfig().storeConnections, 8);
   writeConfig({"updated"}, "limits: {store_connections: 24}\n");
   EXPECT_EQ(loadConfig().storeConnections, 24);
-  writeConfig({"updated"}, "limits: {store_connections: 0}\n");
-  std::vector<flow::Diagnostic> diagnostics;
-  loadRuntimeConfig(dir_ / "ferry.yaml", diagnostics);
-  ASSERT_EQ(diagnostics.size(), 1u);
-  EXPECT_NE(diagnostics[0].message.find("store_connections"), std::string::npos)
-      << flow::formatText(diagnostics);
+  expectRefused("limits: {store_connections: 0}\n", "store_connections");
 }
 
 TEST_F(RuntimeOpsTest, MaxInterruptionsIsReadDefaultedAndBounded) {
@@ -358,12 +363,7 @@ TEST_F(RuntimeOpsTest, MaxInterruptionsIsReadDefaultedAndBounded) {
   EXPECT_EQ(loadConfig().maxInterruptions, 5);
   writeConfig({"updated"}, "limits: {max_interruptions: 2}\n");
   EXPECT_EQ(loadConfig().maxInterruptions, 2);
-  writeConfig({"updated"}, "limits: {max_interruptions: 0}\n");
-  std::vector<flow::Diagnostic> diagnostics;
-  loadRuntimeConfig(dir_ / "ferry.yaml", diagnostics);
-  ASSERT_EQ(diagnostics.size(), 1u);
-  EXPECT_NE(diagnostics[0].message.find("max_interruptions"), std::string::npos)
-      << flow::formatText(diagnostics);
+  expectRefused("limits: {max_interruptions: 0}\n", "max_interruptions");
 }
 
 // The config a reload hands back is the reading it swapped in: a caller acting on it (run_cmd's
