@@ -29,10 +29,11 @@ class Client : public sdk::HttpClient {
   sdk::HttpResponse send(const sdk::HttpRequest& request) override;
 
  private:
+  // A session for `key`: the most recently released idle one when `pooled`, else a new one.
   std::unique_ptr<Poco::Net::HTTPClientSession> acquire(const std::string& key,
                                                         const std::string& scheme,
                                                         const std::string& host,
-                                                        unsigned short port);
+                                                        unsigned short port, bool pooled);
   void release(const std::string& key, std::unique_ptr<Poco::Net::HTTPClientSession> session);
 
   ClientOptions options_;

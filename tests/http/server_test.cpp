@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
+#include <vector>
 
 #include "http/client.hpp"
 
@@ -210,6 +212,46 @@ TEST(ServerStop, LetsTheRequestsBeingHandledFinish) {
   EXPECT_EQ(res.status, 202);
   EXPECT_EQ(res.body, R"({"accepted":true})");
   EXPECT_EQ(stopped.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+}
+
+// The server closes a keep-alive connection idle for 2 s. With several such connections in the
+// client's pool, a request still goes through: the first closed one it meets means the others
+// (older) are closed too, so the retry opens a new connection. Before, the retry took the next
+// pooled one and the request failed ("No message received"); in CI an e2e step failed its five
+// attempts so, each after a backoff longer than 2 s.
+TEST(Client, ConnectionsTheServerClosedWhileIdleDoNotFailARequest) {
+  std::atomic<int> arrived{0};
+  ServerOptions options;
+  options.port = 0;
+  Routes routes;
+  routes.webhook = [&](const std::string&, const sdk::WebhookRequest&) {
+    ++arrived;
+    // Held until three requests are in, so that they use three connections (bounded: 5 s).
+    for (int i = 0; i < 500 && arrived.load() < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Reply{202, "application/json", R"({"accepted":true})", {}};
+  };
+  Server server(options, routes);
+  server.start();
+  Client client;
+  sdk::HttpRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/hooks/x";
+  req.body = "{}";
+  std::vector<std::future<int>> first;
+  for (int i = 0; i < 3; ++i) {
+    first.push_back(std::async(std::launch::async, [&] { return client.send(req).status; }));
+  }
+  for (auto& status : first) {
+    EXPECT_EQ(status.get(), 202);
+  }
+  ASSERT_EQ(arrived.load(), 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the server's idle limit
+  sdk::HttpResponse res;
+  ASSERT_NO_THROW(res = client.send(req));
+  EXPECT_EQ(res.status, 202);
+  server.stop();
 }
 
 TEST(Client, AConnectionRefusedIsATransportError) {
